@@ -1,0 +1,203 @@
+"""PPMO (Proximal Policy Meta-Optimisation, Algorithm 1) as ONE jitted meta-step.
+
+One meta-epoch:
+  1. sample P learner initialisations φ_1..φ_P ~ Λ (P = 1 is the paper);
+  2. φ'_p = inner_step(φ_p, θ); roll out π_{φ'_p} in E environments each for T steps (one batch
+     of B = P·E environments whose state carries over between meta-epochs);
+  3. GAE (γ, λ) with truncations bootstrapped from the true last state;
+  4. ``update_epochs`` × shuffled minibatches: EACH minibatch recomputes φ'_p(θ) from the SAME
+     φ_p with the CURRENT θ, takes the PPO clipped loss (log-softmax ratio, differentiable
+     entropy bonus) averaged over learners and updates θ by Adam through the inner step; the
+     critic ψ is updated on the same minibatch by its own Adam (no value clipping). Each
+     optimiser clips its own gradient to global norm ``max_grad_norm``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from rlsl_jax.config import field
+from rlsl_jax.distill.dataset import Dataset, init_dataset, project
+from rlsl_jax.distill.inner import inner_step
+from rlsl_jax.envs.batched import VmapEnv
+from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
+from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init
+from rlsl_jax.rl.gae import gae_advantages
+from rlsl_jax.rl.ppo_loss import categorical_entropy, categorical_log_prob, ppo_policy_loss, value_loss
+from rlsl_jax.rl.rollout import RolloutCarry, categorical_act_fn, episode_stats, init_rollout_carry, rollout
+
+
+@dataclasses.dataclass(frozen=True)
+class PPMOConfig:
+    """Hyper-parameters of PPMO; defaults are the paper's Appendix A (cart-pole)."""
+
+    k: int = field(2, "number of synthetic states in the distilled dataset")
+    population: int = field(1, "learner initialisations sampled per meta-epoch (P; 1 = the paper)")
+    num_envs: int = field(10, "parallel environments per learner (E)")
+    rollout_steps: int = field(200, "environment steps per rollout (T); E*T transitions per learner")
+    update_epochs: int = field(4, "PPO epochs over each rollout")
+    minibatch_size: int = field(512, "target transitions per learner per minibatch; the rollout is split "
+                                     "into round(E*T / minibatch_size) equal minibatches")
+    gamma: float = field(0.99, "discount factor")
+    gae_lambda: float = field(0.95, "GAE lambda")
+    clip_eps: float = field(0.2, "PPO ratio clipping epsilon")
+    ent_coef: float = field(0.01, "entropy bonus weight")
+    lr: float = field(2.5e-4, "Adam learning rate of the dataset (X, Y, inner lr)")
+    critic_lr: float = field(2.5e-4, "Adam learning rate of the critic")
+    adam_eps: float = field(1e-5, "Adam epsilon")
+    max_grad_norm: float = field(0.5, "global gradient-norm clip (dataset and critic, each)")
+    init_inner_lr: float = field(0.02, "initial inner SGD learning rate")
+    normalize_advantages: bool = field(True, "normalise advantages per learner and minibatch")
+    critic_hidden: tuple[int, ...] = field((64, 64), "critic MLP hidden widths")
+
+    def __post_init__(self):
+        for name in ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if not self.init_inner_lr > 0:
+            raise ValueError(f"init_inner_lr must be > 0 (got {self.init_inner_lr})")
+
+    @property
+    def transitions_per_learner(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+    @property
+    def num_minibatches(self) -> int:
+        return max(1, round(self.transitions_per_learner / self.minibatch_size))
+
+    @property
+    def minibatch_len(self) -> int:
+        """Transitions per learner in one minibatch (a remainder, if any, is left out that epoch)."""
+        return self.transitions_per_learner // self.num_minibatches
+
+
+@flax.struct.dataclass
+class PPMOState:
+    dataset: Dataset
+    critic: Any
+    dataset_opt: Any
+    critic_opt: Any
+    carry: RolloutCarry       # B = P·E environments
+    meta_epoch: jax.Array     # int32 []
+
+
+def make_optimizer(lr: float, cfg: PPMOConfig) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr, eps=cfg.adam_eps))
+
+
+def make_meta_step(
+    cfg: PPMOConfig,
+    env,
+    env_params,
+    learner: LearnerDist | None = None,
+) -> tuple[Callable[[jax.Array], PPMOState], Callable[[PPMOState, jax.Array], tuple[PPMOState, dict]]]:
+    """Builds ``(init, meta_step)`` for a gymnax-style discrete-action ``env``.
+
+    ``init(key) -> PPMOState``; ``meta_step(state, key) -> (state, metrics)`` is jitted and does
+    one whole meta-epoch; its metrics are scalars. Run chunks of meta-steps with ``make_chunk``.
+    """
+    obs_shape = tuple(env.observation_space(env_params).shape)
+    num_actions = int(env.action_space(env_params).n)
+    learner = learner or cartpole_learner(math.prod(obs_shape), num_actions)
+    critic_spec = MLPSpec(math.prod(obs_shape), cfg.critic_hidden, 1, "tanh", "orthogonal", 2.0**0.5, 1.0)
+    P, E, T = cfg.population, cfg.num_envs, cfg.rollout_steps
+    N, M, L = cfg.transitions_per_learner, cfg.num_minibatches, cfg.minibatch_len
+    benv = VmapEnv(env, env_params, P * E)
+    ds_tx, critic_tx = make_optimizer(cfg.lr, cfg), make_optimizer(cfg.critic_lr, cfg)
+
+    def critic_value(params, obs):
+        return mlp_apply(params, obs.reshape(*obs.shape[: obs.ndim - len(obs_shape)], -1), "tanh")[..., 0]
+
+    def init(key: jax.Array) -> PPMOState:
+        k_ds, k_critic, k_env = jax.random.split(key, 3)
+        ds = init_dataset(k_ds, cfg.k, obs_shape, num_actions, cfg.init_inner_lr)
+        critic = mlp_init(k_critic, critic_spec)
+        return PPMOState(ds, critic, ds_tx.init(ds), critic_tx.init(critic),
+                         init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
+
+    def per_learner(x):  # [T, P*E, ...] -> [P, E*T, ...]
+        return x.reshape(T, P, E, *x.shape[2:]).swapaxes(0, 1).reshape(P, N, *x.shape[2:])
+
+    def meta_step(state: PPMOState, key: jax.Array) -> tuple[PPMOState, dict]:
+        k_init, k_roll, k_upd = jax.random.split(key, 3)
+        phi = learner.sample(k_init, P)                                   # [P, ...]
+        adapt = jax.vmap(lambda p, ds: inner_step(learner.apply, p, ds), in_axes=(0, None))
+        phi1 = adapt(phi, state.dataset)
+
+        def logits_fn(obs):  # [P*E, *obs] -> [P*E, A]
+            o = obs.reshape(P, E, -1)
+            return jax.vmap(learner.apply)(phi1, o).reshape(P * E, num_actions)
+
+        carry, traj = rollout(k_roll, state.carry, categorical_act_fn(logits_fn),
+                              lambda o: critic_value(state.critic, o), benv, T)
+        gae = jax.vmap(gae_advantages, in_axes=(1, 1, 1, 1, 1, None, None), out_axes=1)
+        adv, ret = gae(traj.reward, traj.value, traj.next_value, traj.terminated, traj.done,
+                       cfg.gamma, cfg.gae_lambda)
+        batch = jax.tree.map(per_learner, (traj.obs, traj.action, traj.log_prob, adv, ret))
+
+        def policy_loss(ds, mb):
+            obs, act, old_lp, a, _ = mb
+
+            def one(phi_p, obs_p, act_p, old_p, adv_p):
+                logits = learner.apply(inner_step(learner.apply, phi_p, ds), obs_p.reshape(L, -1))
+                return ppo_policy_loss(categorical_log_prob(logits, act_p), old_p, adv_p,
+                                       categorical_entropy(logits), cfg.clip_eps, cfg.ent_coef,
+                                       cfg.normalize_advantages)
+
+            losses, aux = jax.vmap(one)(phi, obs, act, old_lp, a)
+            return losses.mean(), jax.tree.map(jnp.mean, aux)
+
+        def critic_loss(critic, mb):
+            obs, _, _, _, ret_mb = mb
+            return value_loss(critic_value(critic, obs), ret_mb)
+
+        def update(c, mb):
+            ds, critic, ds_opt, c_opt = c
+            (_, aux), g_ds = jax.value_and_grad(policy_loss, has_aux=True)(ds, mb)
+            v_loss, g_c = jax.value_and_grad(critic_loss)(critic, mb)
+            upd, ds_opt = ds_tx.update(g_ds, ds_opt, ds)
+            ds = project(optax.apply_updates(ds, upd))
+            upd, c_opt = critic_tx.update(g_c, c_opt, critic)
+            critic = optax.apply_updates(critic, upd)
+            aux = {**aux, "value_loss": v_loss, "meta_grad_norm": optax.global_norm(g_ds)}
+            return (ds, critic, ds_opt, c_opt), aux
+
+        def epoch(c, k):
+            perms = jax.vmap(lambda kk: jax.random.permutation(kk, N))(jax.random.split(k, P))  # [P, N]
+
+            def minibatches(x):  # [P, N, ...] -> [M, P, L, ...]
+                x = jax.vmap(lambda xp, ip: xp[ip])(x, perms[:, : M * L])
+                return x.reshape(P, M, L, *x.shape[2:]).swapaxes(0, 1)
+
+            return jax.lax.scan(update, c, jax.tree.map(minibatches, batch))
+
+        c0 = (state.dataset, state.critic, state.dataset_opt, state.critic_opt)
+        (ds, critic, ds_opt, c_opt), aux = jax.lax.scan(epoch, c0, jax.random.split(k_upd, cfg.update_epochs))
+        metrics = {
+            **jax.tree.map(jnp.mean, aux),
+            **episode_stats(traj),
+            "last_return": carry.last_return.mean(),
+            "inner_lr": ds.inner_lr,
+        }
+        return PPMOState(ds, critic, ds_opt, c_opt, carry, state.meta_epoch + 1), metrics
+
+    return init, jax.jit(meta_step)
+
+
+def make_chunk(meta_step: Callable) -> Callable:
+    """``chunk(state, keys[n]) -> (state, metrics[n])``: n meta-epochs in ONE jitted ``lax.scan``,
+    so the host is touched once per chunk (logging, progress, checkpoints)."""
+    return jax.jit(lambda state, keys: jax.lax.scan(meta_step, state, keys))
+
+
+def epoch_keys(seed_key: jax.Array, start: int, num: int) -> jax.Array:
+    """Keys of meta-epochs [start, start + num): ``fold_in(seed_key, i)``; a resumed run therefore
+    uses exactly the keys an uninterrupted run would."""
+    return jax.vmap(lambda i: jax.random.fold_in(seed_key, i))(jnp.arange(start, start + num))

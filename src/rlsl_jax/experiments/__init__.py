@@ -1,0 +1,1 @@
+"""Command-line experiments: ``python -m rlsl_jax.experiments.<name> --help``."""
