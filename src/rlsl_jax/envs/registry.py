@@ -1,0 +1,74 @@
+"""``make(env_id, **kwargs) -> (env, params)`` for our envs and every gymnax env.
+
+Our ids come first; any other id registered in gymnax (``gymnax.registered_envs``, e.g.
+"CartPole-v1", "Acrobot-v1") is passed through to ``gymnax.make`` with its kwargs, which already
+returns ``(env, default_params)`` with the same API. Bridges (envpool, brax) add themselves with
+:func:`register`.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import gymnax
+
+from rlsl_jax.envs.base import Environment
+from rlsl_jax.envs.cartpole_nd import EnvParams, NDCartPole
+
+Factory = Callable[..., tuple[Environment, Any]]
+
+
+def _make_nd_cartpole(num_dims: int = 1, **param_overrides: Any) -> tuple[NDCartPole, EnvParams]:
+    """NDCartPole(num_dims) with default params, any EnvParams field overridable by keyword."""
+    fields = [f.name for f in dataclasses.fields(EnvParams)]
+    unknown = sorted(set(param_overrides) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"Unknown NDCartPole-v0 kwargs {unknown}; valid: ['num_dims'] + {fields}"
+        )
+    env = NDCartPole(num_dims)
+    return env, env.default_params.replace(**param_overrides)
+
+
+_REGISTRY: dict[str, Factory] = {"NDCartPole-v0": _make_nd_cartpole}
+
+
+def register(env_id: str, factory: Factory) -> None:
+    """Add ``env_id``; ``factory(**kwargs)`` must return ``(env, params)``."""
+    if env_id in list_envs():
+        raise ValueError(f"{env_id!r} is already registered")
+    _REGISTRY[env_id] = factory
+    registered_envs.append(env_id)
+
+
+def list_envs() -> list[str]:
+    """All valid ids: ours, then gymnax's."""
+    return list(_REGISTRY) + [e for e in gymnax.registered_envs if e not in _REGISTRY]
+
+
+def make(env_id: str, **kwargs: Any) -> tuple[Environment, Any]:
+    """Build an environment and its default params.
+
+    Args:
+      env_id: one of :func:`list_envs`, e.g. "NDCartPole-v0" or "CartPole-v1".
+      **kwargs: for "NDCartPole-v0": ``num_dims`` (int >= 1, default 1) and optional overrides of
+        EnvParams fields (e.g. ``time_scale=0.5``); for gymnax ids: the env constructor's kwargs.
+
+    Returns:
+      (env, params).
+
+    Raises:
+      ValueError: unknown id (message lists the valid ids), invalid ``num_dims`` or unknown kwargs.
+    """
+    if env_id in _REGISTRY:
+        return _REGISTRY[env_id](**kwargs)
+    if env_id in gymnax.registered_envs:
+        try:
+            return gymnax.make(env_id, **kwargs)
+        except TypeError as e:
+            raise ValueError(f"Invalid kwargs {sorted(kwargs)} for {env_id}: {e}") from e
+    raise ValueError(f"Unknown env id {env_id!r}; valid ids: {', '.join(list_envs())}")
+
+
+registered_envs: list[str] = list_envs()
+"""Valid ids (gymnax-style name), updated in place by :func:`register`."""
