@@ -83,7 +83,10 @@ def restore(directory: str | os.PathLike, abstract_state: Any, step: int | None 
 
 
 def _find_run_dir(path: Path) -> tuple[Path, int | None]:
-    """Accepts a run directory or one of its step folders."""
+    """Accepts a CLI output folder (holding ``checkpoints/``), a checkpoint directory, or one of
+    its step folders."""
+    if (path / "checkpoints").is_dir():
+        path = path / "checkpoints"
     if (path / "dataset").is_dir() and (path / "metadata").exists() and path.name.isdigit():
         return path.parent, int(path.name)
     return path, None
@@ -92,7 +95,8 @@ def _find_run_dir(path: Path) -> tuple[Path, int | None]:
 def load_dataset(path: str | os.PathLike, step: int | None = None) -> tuple[Dataset, dict]:
     """Loads a distilled dataset and its metadata, without the training config.
 
-    ``path`` may be: an orbax run directory (newest step, or ``step``), one step folder of it, an
+    ``path`` may be: a CLI ``--out`` folder or its ``checkpoints/`` directory (newest step, or
+    ``step``), one step folder of it, an
     npz written by ``export_npz``, or one of the paper authors' npz files (shared/refdata).
     Returns (Dataset, metadata dict); an npz's metadata holds what the file says (e.g. dims, k),
     with ``source = "npz"``. Extra arrays (e.g. an encoder) are returned in ``metadata["extra"]``.

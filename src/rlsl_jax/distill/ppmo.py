@@ -15,6 +15,7 @@ One meta-epoch:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, Callable
 
@@ -92,6 +93,25 @@ def make_optimizer(lr: float, cfg: PPMOConfig) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr, eps=cfg.adam_eps))
 
 
+def meta_policy_loss(ds: Dataset, learner: LearnerDist, phi: Any, obs: jax.Array, actions: jax.Array,
+                     old_log_prob: jax.Array, advantages: jax.Array, cfg: PPMOConfig) -> tuple[jax.Array, dict]:
+    """The outer loss of P learners on a minibatch, as a function of the dataset θ.
+
+    Each learner's φ'_p(θ) is recomputed from its initialisation ``phi[p]`` by the inner step, then
+    the PPO clipped loss (minus the entropy bonus) is taken on its own samples; the result is
+    the mean over learners. Shapes: phi stacked [P, ...]; obs [P, L, obs]; actions, old_log_prob,
+    advantages [P, L]. Returns (loss, mean aux metrics).
+    """
+
+    def one(phi_p, obs_p, act_p, old_p, adv_p):
+        logits = learner.apply(inner_step(learner.apply, phi_p, ds), obs_p)
+        return ppo_policy_loss(categorical_log_prob(logits, act_p), old_p, adv_p, categorical_entropy(logits),
+                               cfg.clip_eps, cfg.ent_coef, cfg.normalize_advantages)
+
+    losses, aux = jax.vmap(one)(phi, obs, actions, old_log_prob, advantages)
+    return losses.mean(), jax.tree.map(jnp.mean, aux)
+
+
 def make_meta_step(
     cfg: PPMOConfig,
     env,
@@ -132,7 +152,7 @@ def make_meta_step(
         phi1 = adapt(phi, state.dataset)
 
         def logits_fn(obs):  # [P*E, *obs] -> [P*E, A]
-            o = obs.reshape(P, E, -1)
+            o = obs.reshape(P, E, *obs.shape[1:])
             return jax.vmap(learner.apply)(phi1, o).reshape(P * E, num_actions)
 
         carry, traj = rollout(k_roll, state.carry, categorical_act_fn(logits_fn),
@@ -144,15 +164,7 @@ def make_meta_step(
 
         def policy_loss(ds, mb):
             obs, act, old_lp, a, _ = mb
-
-            def one(phi_p, obs_p, act_p, old_p, adv_p):
-                logits = learner.apply(inner_step(learner.apply, phi_p, ds), obs_p.reshape(L, -1))
-                return ppo_policy_loss(categorical_log_prob(logits, act_p), old_p, adv_p,
-                                       categorical_entropy(logits), cfg.clip_eps, cfg.ent_coef,
-                                       cfg.normalize_advantages)
-
-            losses, aux = jax.vmap(one)(phi, obs, act, old_lp, a)
-            return losses.mean(), jax.tree.map(jnp.mean, aux)
+            return meta_policy_loss(ds, learner, phi, obs, act, old_lp, a, cfg)
 
         def critic_loss(critic, mb):
             obs, _, _, _, ret_mb = mb
@@ -166,7 +178,7 @@ def make_meta_step(
             ds = project(optax.apply_updates(ds, upd))
             upd, c_opt = critic_tx.update(g_c, c_opt, critic)
             critic = optax.apply_updates(critic, upd)
-            aux = {**aux, "value_loss": v_loss, "meta_grad_norm": optax.global_norm(g_ds)}
+            aux = {**aux, "value_loss": v_loss, "meta_grad_norm": optax.tree.norm(g_ds)}
             return (ds, critic, ds_opt, c_opt), aux
 
         def epoch(c, k):
@@ -191,9 +203,11 @@ def make_meta_step(
     return init, jax.jit(meta_step)
 
 
+@functools.lru_cache(maxsize=32)
 def make_chunk(meta_step: Callable) -> Callable:
     """``chunk(state, keys[n]) -> (state, metrics[n])``: n meta-epochs in ONE jitted ``lax.scan``,
-    so the host is touched once per chunk (logging, progress, checkpoints)."""
+    so the host is touched once per chunk (logging, progress, checkpoints). Cached per
+    ``meta_step``, so repeated runs in one process reuse the compiled chunk."""
     return jax.jit(lambda state, keys: jax.lax.scan(meta_step, state, keys))
 
 

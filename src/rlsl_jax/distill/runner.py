@@ -50,6 +50,7 @@ def run(
     in ``out_dir/checkpoints`` is restored (its meta-epoch is the start).
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out_dir / "checkpoints"
     k_init, k_epochs = seed_keys(seed)
     state = init(k_init)

@@ -48,9 +48,9 @@ def cartpole_learner(obs_dim: int, num_actions: int, hidden: tuple[int, ...] = (
     return LearnerDist("ortho", MLPSpec(obs_dim, tuple(hidden), num_actions, "tanh", "orthogonal", 2.0**0.5, 0.01))
 
 
-def make_learner_dist(name: str, obs_dim: int, num_actions: int) -> LearnerDist:
-    """Learner distribution by name. Currently: "ortho" (Λ, the paper's α_c)."""
-    builders = {"ortho": cartpole_learner}
-    if name not in builders:
-        raise ValueError(f"unknown learner distribution {name!r}; choose from {sorted(builders)}")
-    return builders[name](obs_dim, num_actions)
+def make_learner_dist(name: str, obs_dim: int, num_actions: int):
+    """Learner distribution by name: any of ``rlsl_jax.networks.distributions.DIST_NAMES``
+    ("ortho" is Λ, the paper's α_c)."""
+    from rlsl_jax.networks.distributions import make_learner_dist as make
+
+    return make(name, obs_dim, num_actions)

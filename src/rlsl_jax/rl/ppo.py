@@ -1,0 +1,247 @@
+"""Direct PPO: the paper's "RL" baseline, built from the same pieces as PPMO.
+
+One PPO *epoch* (the unit this module counts in) is exactly the data side of one PPMO meta-epoch
+with P = 1: roll out the CURRENT policy in E environments for T steps (env state carries over),
+GAE (γ, λ) with truncations bootstrapped from the true last state, then ``update_epochs`` ×
+shuffled minibatches of the PPO clipped loss (log-softmax ratio, differentiable entropy bonus) on
+the actor and the critic loss (no value clipping) on the critic, each with its own
+Adam(2.5e-4, eps 1e-5) behind a global grad-norm clip of 0.5, no annealing. The only difference
+from PPMO is what the policy gradient updates: the learner's own parameters φ here, the dataset θ
+through the one-step inner update there. The actor is the learner architecture Λ
+(``networks.learners.cartpole_learner``: tanh 64-64, orthogonal √2, head 0.01) and the critic is
+PPMO's (same MLP, head gain 1).
+
+Rollout, GAE and both losses are ``rlsl_jax.rl.rollout`` / ``.gae`` / ``.ppo_loss``, shared with
+``distill.ppmo``. The helpers ``critic_spec``, ``make_optimizer``, ``flatten_time_env`` and
+``shuffle_minibatches`` below are written so PPMO can use them too.
+
+Everything is a pure function of (state, key), so seeds vmap::
+
+    init, step = make_train_step(cfg, env, env_params)
+    states = jax.vmap(init)(jax.random.split(key, S))
+    chunk = make_seed_chunk(step)            # jit(vmap(scan(step)))
+    states, metrics = chunk(states, keys)    # keys [S, n] -> metrics [S, n]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from rlsl_jax.config import field
+from rlsl_jax.envs.batched import VmapEnv
+from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
+from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init
+from rlsl_jax.rl.gae import gae_advantages
+from rlsl_jax.rl.ppo_loss import categorical_entropy, categorical_log_prob, ppo_policy_loss, value_loss
+from rlsl_jax.rl.rollout import RolloutCarry, categorical_act_fn, episode_stats, init_rollout_carry, rollout
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Hyper-parameters of direct PPO; defaults are PPMO's (the paper's Appendix A, cart-pole)."""
+
+    num_envs: int = field(10, "parallel environments (E)")
+    rollout_steps: int = field(200, "environment steps per rollout (T); E*T transitions per epoch")
+    update_epochs: int = field(4, "PPO epochs over each rollout")
+    minibatch_size: int = field(512, "target transitions per minibatch; the rollout is split into "
+                                     "round(E*T / minibatch_size) equal minibatches")
+    gamma: float = field(0.99, "discount factor")
+    gae_lambda: float = field(0.95, "GAE lambda")
+    clip_eps: float = field(0.2, "PPO ratio clipping epsilon")
+    ent_coef: float = field(0.01, "entropy bonus weight")
+    lr: float = field(2.5e-4, "Adam learning rate of the actor (the learner's parameters)")
+    critic_lr: float = field(2.5e-4, "Adam learning rate of the critic")
+    adam_eps: float = field(1e-5, "Adam epsilon")
+    max_grad_norm: float = field(0.5, "global gradient-norm clip (actor and critic, each)")
+    normalize_advantages: bool = field(True, "normalise advantages per minibatch")
+    anneal_steps: int = field(0, "if > 0, anneal both learning rates linearly to 0 over this many env steps "
+                                 "(PureJaxRL/CleanRL style); 0 = constant rates (PPMO's setting, the paper)")
+    critic_hidden: tuple[int, ...] = field((64, 64), "critic MLP hidden widths")
+
+    def __post_init__(self):
+        for name in ("num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.anneal_steps < 0:
+            raise ValueError(f"anneal_steps must be >= 0 (got {self.anneal_steps})")
+
+    @property
+    def transitions_per_epoch(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+    @property
+    def num_minibatches(self) -> int:
+        return max(1, round(self.transitions_per_epoch / self.minibatch_size))
+
+    @property
+    def minibatch_len(self) -> int:
+        """Transitions in one minibatch (a remainder, if any, is left out that epoch)."""
+        return self.transitions_per_epoch // self.num_minibatches
+
+    def epochs_for(self, total_steps: int) -> int:
+        """PPO epochs needed for at least ``total_steps`` environment steps."""
+        return max(1, math.ceil(total_steps / self.transitions_per_epoch))
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers shared in spirit with distill.ppmo (same critic, same optimiser, same minibatching).
+
+
+def critic_spec(obs_dim: int, hidden: tuple[int, ...]) -> MLPSpec:
+    """The critic V_ψ of PPMO and PPO: tanh MLP, orthogonal √2 hidden layers, head gain 1."""
+    return MLPSpec(obs_dim, tuple(hidden), 1, "tanh", "orthogonal", 2.0**0.5, 1.0)
+
+
+def make_optimizer(lr: float, max_grad_norm: float, adam_eps: float,
+                   anneal_updates: int = 0) -> optax.GradientTransformation:
+    """clip_by_global_norm(max_grad_norm) then Adam(lr, eps); the rate is constant, or annealed
+    linearly to 0 over ``anneal_updates`` optimiser updates if that is > 0."""
+    if anneal_updates > 0:
+        lr = optax.linear_schedule(lr, 0.0, anneal_updates)
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(lr, eps=adam_eps))
+
+
+def flatten_time_env(x: jax.Array) -> jax.Array:
+    """[T, E, ...] -> [E*T, ...], environment-major (env e's steps are contiguous)."""
+    return x.swapaxes(0, 1).reshape(x.shape[0] * x.shape[1], *x.shape[2:])
+
+
+def shuffle_minibatches(key: jax.Array, batch: Any, num_minibatches: int, minibatch_len: int) -> Any:
+    """One random permutation of the N samples of every leaf [N, ...] -> [M, L, ...] (the first
+    M·L permuted samples; the same permutation for every leaf)."""
+    n = jax.tree.leaves(batch)[0].shape[0]
+    idx = jax.random.permutation(key, n)[: num_minibatches * minibatch_len]
+    return jax.tree.map(lambda x: x[idx].reshape(num_minibatches, minibatch_len, *x.shape[1:]), batch)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class PPOState:
+    actor: Any
+    critic: Any
+    actor_opt: Any
+    critic_opt: Any
+    carry: RolloutCarry   # E environments
+    epoch: jax.Array      # int32 [] PPO epochs done
+
+
+def make_train_step(
+    cfg: PPOConfig,
+    env,
+    env_params,
+    learner: LearnerDist | None = None,
+) -> tuple[Callable[[jax.Array], PPOState], Callable[[PPOState, jax.Array], tuple[PPOState, dict]]]:
+    """Builds ``(init, step)`` for a gymnax-style discrete-action ``env``.
+
+    ``init(key) -> PPOState`` draws the actor from ``learner`` (default Λ, the cart-pole learner
+    α_c), the critic and E env states; ``step(state, key) -> (state, metrics)`` is jitted and does
+    one PPO epoch (E·T transitions, ``update_epochs`` × M minibatch updates); metrics are scalars.
+    Both are vmappable over seeds.
+    """
+    obs_shape = tuple(env.observation_space(env_params).shape)
+    obs_dim = math.prod(obs_shape)
+    num_actions = int(env.action_space(env_params).n)
+    learner = learner or cartpole_learner(obs_dim, num_actions)
+    c_spec = critic_spec(obs_dim, cfg.critic_hidden)
+    E, T, M, L = cfg.num_envs, cfg.rollout_steps, cfg.num_minibatches, cfg.minibatch_len
+    benv = VmapEnv(env, env_params, E)
+    anneal = cfg.epochs_for(cfg.anneal_steps) * cfg.update_epochs * M if cfg.anneal_steps else 0
+    actor_tx = make_optimizer(cfg.lr, cfg.max_grad_norm, cfg.adam_eps, anneal)
+    critic_tx = make_optimizer(cfg.critic_lr, cfg.max_grad_norm, cfg.adam_eps, anneal)
+
+    def flat_obs(obs):  # [..., *obs_shape] -> [..., obs_dim]
+        return obs.reshape(*obs.shape[: obs.ndim - len(obs_shape)], obs_dim)
+
+    def critic_value(params, obs):
+        return mlp_apply(params, flat_obs(obs), "tanh")[..., 0]
+
+    def init(key: jax.Array) -> PPOState:
+        k_actor, k_critic, k_env = jax.random.split(key, 3)
+        actor = mlp_init(k_actor, learner.spec)
+        critic = mlp_init(k_critic, c_spec)
+        return PPOState(actor, critic, actor_tx.init(actor), critic_tx.init(critic),
+                        init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
+
+    def actor_loss(actor, mb):
+        obs, act, old_lp, adv, _ = mb
+        logits = learner.apply(actor, flat_obs(obs))
+        return ppo_policy_loss(categorical_log_prob(logits, act), old_lp, adv, categorical_entropy(logits),
+                               cfg.clip_eps, cfg.ent_coef, cfg.normalize_advantages)
+
+    def critic_loss(critic, mb):
+        obs, _, _, _, ret = mb
+        return value_loss(critic_value(critic, obs), ret)
+
+    def update(c, mb):
+        actor, critic, a_opt, c_opt = c
+        (_, aux), g_a = jax.value_and_grad(actor_loss, has_aux=True)(actor, mb)
+        v_loss, g_c = jax.value_and_grad(critic_loss)(critic, mb)
+        upd, a_opt = actor_tx.update(g_a, a_opt, actor)
+        actor = optax.apply_updates(actor, upd)
+        upd, c_opt = critic_tx.update(g_c, c_opt, critic)
+        critic = optax.apply_updates(critic, upd)
+        return (actor, critic, a_opt, c_opt), {**aux, "value_loss": v_loss, "grad_norm": optax.global_norm(g_a)}
+
+    def step(state: PPOState, key: jax.Array) -> tuple[PPOState, dict]:
+        k_roll, k_upd = jax.random.split(key)
+        act_fn = categorical_act_fn(lambda o: learner.apply(state.actor, flat_obs(o)))
+        carry, traj = rollout(k_roll, state.carry, act_fn, lambda o: critic_value(state.critic, o), benv, T)
+        gae = jax.vmap(gae_advantages, in_axes=(1, 1, 1, 1, 1, None, None), out_axes=1)
+        adv, ret = gae(traj.reward, traj.value, traj.next_value, traj.terminated, traj.done,
+                       cfg.gamma, cfg.gae_lambda)
+        batch = jax.tree.map(flatten_time_env, (traj.obs, traj.action, traj.log_prob, adv, ret))
+
+        def epoch(c, k):
+            return jax.lax.scan(update, c, shuffle_minibatches(k, batch, M, L))
+
+        c0 = (state.actor, state.critic, state.actor_opt, state.critic_opt)
+        (actor, critic, a_opt, c_opt), aux = jax.lax.scan(epoch, c0, jax.random.split(k_upd, cfg.update_epochs))
+        metrics = {**jax.tree.map(jnp.mean, aux), **episode_stats(traj), "last_return": carry.last_return.mean()}
+        return PPOState(actor, critic, a_opt, c_opt, carry, state.epoch + 1), metrics
+
+    return init, jax.jit(step)
+
+
+def make_seed_chunk(step: Callable) -> Callable:
+    """``chunk(states[S], keys[S, n]) -> (states, metrics[S, n])``: n epochs of S independent seeds
+    in ONE jitted call (vmap over seeds of a ``lax.scan`` over epochs)."""
+    return jax.jit(jax.vmap(lambda state, keys: jax.lax.scan(step, state, keys)))
+
+
+def epoch_keys(seed_key: jax.Array, start: int, num: int) -> jax.Array:
+    """Keys of epochs [start, start + num): ``fold_in(seed_key, i)`` (chunking does not change a run)."""
+    return jax.vmap(lambda i: jax.random.fold_in(seed_key, i))(jnp.arange(start, start + num))
+
+
+def policy_returns(key: jax.Array, actor: Any, env, env_params, learner: LearnerDist, episodes: int,
+                   greedy: bool = False) -> jax.Array:
+    """Returns [episodes] of ONE actor (sampled or greedy actions), run to the env's step cap."""
+    from rlsl_jax.evaluate import episode_return
+
+    max_steps = int(getattr(env_params, "max_steps_in_episode", 500))
+    obs_dim = learner.obs_dim
+    policy = lambda o: learner.apply(actor, o.reshape(obs_dim))  # noqa: E731
+    return jax.vmap(lambda k: episode_return(k, env, env_params, policy, max_steps, greedy))(
+        jax.random.split(key, episodes))
+
+
+def train(key: jax.Array, cfg: PPOConfig, env, env_params, num_epochs: int, num_seeds: int = 1,
+          learner: LearnerDist | None = None) -> tuple[PPOState, dict]:
+    """Trains ``num_seeds`` independent PPO agents for ``num_epochs`` epochs in ONE jitted call.
+
+    Returns (states with a leading seed axis, metrics [num_seeds, num_epochs]).
+    """
+    init, step = make_train_step(cfg, env, env_params, learner)
+    k_init, k_epochs = jax.random.split(key)
+    states = jax.vmap(init)(jax.random.split(k_init, num_seeds))
+    keys = jax.vmap(lambda k: epoch_keys(k, 0, num_epochs))(jax.random.split(k_epochs, num_seeds))
+    return make_seed_chunk(step)(states, keys)

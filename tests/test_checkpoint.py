@@ -1,0 +1,87 @@
+"""Checkpoints: round trip, load_dataset without the config, npz export, exact resume."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from rlsl_jax import checkpoint
+from rlsl_jax.distill import PPMOConfig, make_meta_step, runner
+from rlsl_jax.envs import make
+
+TINY = PPMOConfig(k=2, population=2, num_envs=2, rollout_steps=16, minibatch_size=8, update_epochs=2)
+META = {"env_id": "NDCartPole-v0", "env_kwargs": {"num_dims": 1}, "k": 2, "learner": {"name": "ortho"}}
+
+
+@pytest.fixture(scope="module")
+def steps():
+    env, params = make("NDCartPole-v0", num_dims=1)
+    return make_meta_step(TINY, env, params)
+
+
+def test_round_trip_and_load_dataset(tmp_path, steps):
+    init, meta_step = steps
+    state, _ = meta_step(init(jax.random.key(0)), jax.random.key(1))
+    checkpoint.save(tmp_path / "ck", 1, state, state.dataset, META)
+    restored, meta = checkpoint.restore(tmp_path / "ck", jax.eval_shape(lambda: state))
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(restored)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert meta["format_version"] == checkpoint.FORMAT_VERSION and meta["env_id"] == "NDCartPole-v0"
+    ds, meta = checkpoint.load_dataset(tmp_path / "ck")  # no config, no abstract state needed
+    np.testing.assert_array_equal(ds.x, np.asarray(state.dataset.x))
+    assert meta["k"] == 2 and meta["meta_epoch"] == 1 and meta["source"] == "orbax"
+    ds2, _ = checkpoint.load_dataset(tmp_path / "ck" / "1")  # a step folder works too
+    np.testing.assert_array_equal(ds2.y, ds.y)
+
+
+def test_export_npz_matches_reference_format(tmp_path, steps, refdata):
+    init, _ = steps
+    state = init(jax.random.key(0))
+    checkpoint.save(tmp_path / "ck", 0, state, state.dataset, META)
+    out = checkpoint.export_npz(tmp_path / "ck", tmp_path / "d.npz")
+    ours, ref = np.load(out), np.load(refdata / "ndcartpole_1d_k2.npz")
+    for name in ("x", "y", "inner_lr"):
+        assert ours[name].dtype == ref[name].dtype == np.float32
+        assert ours[name].shape == ref[name].shape, name
+    assert int(ours["dims"]) == 1 and int(ours["k"]) == 2
+    ds, meta = checkpoint.load_dataset(out)
+    np.testing.assert_array_equal(ds.x, np.asarray(state.dataset.x))
+    ref_ds, ref_meta = checkpoint.load_dataset(refdata / "ndcartpole_2d_k3.npz")
+    assert ref_ds.x.shape == (3, 8) and ref_meta["dims"] == 2
+
+
+def test_half_written_checkpoint_is_ignored(tmp_path, steps):
+    init, _ = steps
+    state = init(jax.random.key(0))
+    checkpoint.save(tmp_path / "ck", 5, state, state.dataset, META)
+    # An interrupted save leaves a temporary folder behind; it must not count as a checkpoint.
+    tmp = tmp_path / "ck" / "10.orbax-checkpoint-tmp-123"
+    (tmp / "dataset").mkdir(parents=True)
+    assert checkpoint.latest_step(tmp_path / "ck") == 5
+    ds, meta = checkpoint.load_dataset(tmp_path / "ck")
+    assert meta["meta_epoch"] == 5
+
+
+def test_load_dataset_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        checkpoint.load_dataset(tmp_path / "nope")
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="inner_lr"):
+        checkpoint.load_dataset(bad)
+
+
+def test_resume_equals_uninterrupted(tmp_path, steps):
+    init, meta_step = steps
+    kw = dict(seed=3, metadata=META, chunk=2, checkpoint_every=2, progress=False)
+    full, _ = runner.run(init, meta_step, out_dir=tmp_path / "full", meta_epochs=6, **kw)
+    runner.run(init, meta_step, out_dir=tmp_path / "part", meta_epochs=4, **kw)
+    assert checkpoint.latest_step(tmp_path / "part" / "checkpoints") == 4
+    resumed, info = runner.run(init, meta_step, out_dir=tmp_path / "part", meta_epochs=6, resume=True, **kw)
+    assert info["start"] == 4 and int(resumed.meta_epoch) == 6
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    rows = (tmp_path / "part" / "log.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 6  # header + one row per meta-epoch, no duplicates after resume
+    assert json.loads(json.dumps(checkpoint.load_dataset(tmp_path / "part")[1]["env_kwargs"])) == {"num_dims": 1}
