@@ -43,11 +43,13 @@ def run(
     progress: bool = True,
     dataset_of: Callable[[Any], Any] = lambda s: s.dataset,
     on_chunk: Callable[[Any, dict], None] | None = None,
+    stop_return: float | None = None,
 ) -> tuple[Any, dict]:
     """Runs meta-epochs [start, meta_epochs) and returns (final state, {"wall_s", "start"}).
 
     ``out_dir`` gets ``checkpoints/`` and ``log.csv``. With ``resume`` the newest checkpoint
-    in ``out_dir/checkpoints`` is restored (its meta-epoch is the start).
+    in ``out_dir/checkpoints`` is restored (its meta-epoch is the start). With ``stop_return``,
+    training stops after the first chunk whose mean training episode return reaches it.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -80,10 +82,13 @@ def run(
         bar.update(n)
         if on_chunk is not None:
             on_chunk(state, metrics)
-        if epoch // checkpoint_every > last_saved // checkpoint_every or epoch == meta_epochs:
+        stop = stop_return is not None and shown >= stop_return
+        if epoch // checkpoint_every > last_saved // checkpoint_every or epoch == meta_epochs or stop:
             checkpoint.save(ckpt_dir, epoch, state, dataset_of(state), metadata)
             last_saved = epoch
+        if stop:
+            break
     bar.close()
     if epoch == start and checkpoint.latest_step(ckpt_dir) is None:
         checkpoint.save(ckpt_dir, epoch, state, dataset_of(state), metadata)
-    return state, {"wall_s": time.time() - t0, "start": start}
+    return state, {"wall_s": time.time() - t0, "start": start, "stopped_early": epoch < meta_epochs}

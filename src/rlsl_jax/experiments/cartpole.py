@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=int, default=50,
                    help="meta-epochs per jitted chunk (the host logs once per chunk)")
     p.add_argument("--checkpoint-every", type=int, default=500, help="save a checkpoint every C meta-epochs")
+    p.add_argument("--stop-return", type=float, default=None,
+                   help="stop early after a chunk whose mean training episode return reaches this value "
+                        "(e.g. 495); the final k-shot evaluation still scores fresh learners")
     p.add_argument("--eval-learners", type=int, default=1000,
                    help="fresh learners for the final k-shot summary (0 = skip)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -124,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     init, meta_step = make_meta_step(cfg, env, env_params, learner)
     state, info = runner.run(init, meta_step, out_dir=args.out, meta_epochs=args.meta_epochs, seed=seed,
                              metadata=metadata, resume=args.resume, chunk=args.chunk,
-                             checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+                             checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                             stop_return=args.stop_return)
     plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "meta_epoch",
                ["episode_return", "inner_lr"], f"PPMO {env_id} {env_kwargs} k={cfg.k} P={cfg.population}")
     export_npz(args.out / "checkpoints", args.out / "dataset.npz")

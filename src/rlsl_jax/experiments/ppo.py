@@ -1,0 +1,183 @@
+"""Direct PPO (the paper's "RL" baseline) on any discrete env from ``rlsl_jax.envs.make``.
+
+    python -m rlsl_jax.experiments.ppo --env NDCartPole-v0 --dims 1 --seeds 8 --total-steps 500000
+
+All seeds train at once (vmapped) in jitted chunks of epochs; one epoch is E x T transitions
+(default 10 x 200, the same data as one PPMO meta-epoch). At the end every seed's final policy is
+scored on --eval-episodes fresh episodes with sampled actions (as the k-shot evaluation does)
+and with greedy actions.
+
+Writes to --out: log.csv (one row per epoch, means over seeds), learning_curve.png,
+summary.json (per-seed and mean final returns, compile and train wall time, env steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rlsl_jax.config import add_config_args, config_from_args, config_to_dict
+from rlsl_jax.experiments.common import UsageError, run_main, write_json
+from rlsl_jax.rl.ppo import PPOConfig
+
+LOG_FIELDS = ("epoch", "env_steps", "wall_s", "episode_return", "episode_return_min", "episode_return_max",
+              "last_return", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "grad_norm")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rlsl_jax.experiments.ppo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="NDCartPole-v0",
+                   help="environment id (NDCartPole-v0 or any discrete gymnax id, e.g. CartPole-v1)")
+    p.add_argument("--dims", type=int, default=1, help="N, cart-pole dimensions (NDCartPole-v0 only)")
+    p.add_argument("--time-scale", type=float, default=1.0, help="multiplies the physics time step tau")
+    p.add_argument("--seeds", type=int, default=1, help="independent agents trained at once (vmapped)")
+    p.add_argument("--seed", type=int, default=0, help="base random seed")
+    p.add_argument("--total-steps", type=int, default=500_000,
+                   help="environment steps per agent (rounded up to whole epochs of E*T)")
+    p.add_argument("--chunk", type=int, default=25, help="epochs per jitted chunk (the host logs once per chunk)")
+    p.add_argument("--eval-episodes", type=int, default=100, help="final evaluation episodes per seed (0 = skip)")
+    p.add_argument("--out", type=Path, default=Path("runs/ppo"), help="output directory (must be new or empty)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_args(p, PPOConfig)
+    return p
+
+
+def validate(args) -> None:
+    from rlsl_jax.envs import list_envs
+
+    if args.env not in list_envs():
+        raise UsageError(f"unknown env {args.env!r}; valid: {', '.join(list_envs())}")
+    checks = [("dims", 1), ("seeds", 1), ("total_steps", 1), ("chunk", 1), ("eval_episodes", 0),
+              ("num_envs", 1), ("rollout_steps", 1), ("update_epochs", 1), ("minibatch_size", 1),
+              ("anneal_steps", 0)]
+    for name, lo in checks:
+        if getattr(args, name) < lo:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= {lo} (got {getattr(args, name)})")
+    if not args.time_scale > 0:
+        raise UsageError(f"--time-scale must be > 0 (got {args.time_scale})")
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise UsageError(f"{args.out} already exists and is not an empty directory; choose another --out "
+                         f"(nothing was overwritten)")
+
+
+def make_env(env_id: str, dims: int, time_scale: float = 1.0):
+    """(env, params, env_kwargs) for a discrete-action env; UsageError otherwise."""
+    from rlsl_jax.envs import make
+    from rlsl_jax.experiments.cartpole import env_kwargs_for
+
+    kwargs = env_kwargs_for(env_id, dims, time_scale)
+    try:
+        env, params = make(env_id, **kwargs)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    if not hasattr(env.action_space(params), "n"):
+        raise UsageError(f"{env_id} has a continuous action space; direct PPO here is discrete-action only")
+    return env, params, kwargs
+
+
+def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_steps: int, chunk: int = 25,
+            eval_episodes: int = 100, log_path: Path | None = None, progress: bool = False) -> dict:
+    """Trains ``seeds`` PPO agents (vmapped) for ``total_steps`` env steps each and scores them.
+
+    Returns a summary dict: epochs, env_steps, compile_s (trace + XLA compile of one chunk), train_s
+    (running all chunks), per-seed final returns (sampled and greedy) and their mean ± std.
+    """
+    import jax
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from rlsl_jax.experiments.common import CSVLog
+    from rlsl_jax.networks import cartpole_learner
+    from rlsl_jax.rl.ppo import epoch_keys, make_seed_chunk, make_train_step, policy_returns
+
+    obs_dim = int(np.prod(env.observation_space(env_params).shape))
+    learner = cartpole_learner(obs_dim, int(env.action_space(env_params).n))
+    epochs = cfg.epochs_for(total_steps)
+    init, step = make_train_step(cfg, env, env_params, learner)
+    k_init, k_epochs, k_eval = jax.random.split(jax.random.key(seed), 3)
+    states = jax.jit(jax.vmap(init))(jax.random.split(k_init, seeds))
+    seed_epoch_keys = jax.random.split(k_epochs, seeds)
+    chunk_fn = make_seed_chunk(step)
+    keys_of = jax.jit(jax.vmap(epoch_keys, in_axes=(0, None, None)), static_argnums=(1, 2))
+
+    t0 = time.time()
+    sizes = sorted({min(chunk, epochs - s) for s in range(0, epochs, chunk)})
+    compiled = {n: chunk_fn.lower(states, keys_of(seed_epoch_keys, 0, n)).compile() for n in sizes}
+    compile_s = time.time() - t0
+    log = CSVLog(log_path, LOG_FIELDS) if log_path is not None else None
+    bar = tqdm(total=epochs, disable=not progress, unit="epoch", dynamic_ncols=True)
+    t0 = time.time()
+    finals = []
+    for start in range(0, epochs, chunk):
+        n = min(chunk, epochs - start)
+        states, metrics = compiled[n](states, keys_of(seed_epoch_keys, start, n))
+        metrics = jax.device_get(metrics)
+        wall = time.time() - t0
+        ret = np.asarray(metrics["episode_return"])  # [S, n], nan where no episode ended
+        finals.append(ret)
+        if log is not None:
+            rows = []
+            for i in range(n):
+                col = ret[:, i]
+                fin = col[np.isfinite(col)]
+                row = {k: float(np.nanmean(np.asarray(v)[:, i])) for k, v in metrics.items()
+                       if k not in ("episode_return", "episodes")}
+                row.update(epoch=start + i + 1, env_steps=(start + i + 1) * cfg.transitions_per_epoch, wall_s=wall,
+                           episode_return=float(fin.mean()) if fin.size else float("nan"),
+                           episode_return_min=float(fin.min()) if fin.size else float("nan"),
+                           episode_return_max=float(fin.max()) if fin.size else float("nan"))
+                rows.append(row)
+            log.write(rows)
+        bar.set_postfix(ret=f"{np.nanmean(ret[:, -1]):.1f}")
+        bar.update(n)
+    jax.block_until_ready(states)
+    train_s = time.time() - t0
+    bar.close()
+    summary = {"epochs": epochs, "env_steps_per_seed": epochs * cfg.transitions_per_epoch, "seeds": seeds,
+               "compile_s": round(compile_s, 3), "train_s": round(train_s, 3)}
+    last = np.concatenate(finals, 1)[:, -10:]
+    summary["train_return_last10"] = float(np.nanmean(last))
+    if eval_episodes:
+        for mode, greedy in (("sampled", False), ("greedy", True)):
+            score = jax.jit(jax.vmap(lambda k, a: policy_returns(k, a, env, env_params, learner, eval_episodes,
+                                                                 greedy)))
+            per_seed = np.asarray(score(jax.random.split(k_eval, seeds), states.actor)).mean(1)
+            summary[mode] = {"mean": float(per_seed.mean()), "std": float(per_seed.std()),
+                             "per_seed": [round(float(r), 2) for r in per_seed], "episodes": eval_episodes}
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    validate(args)
+    try:
+        cfg = config_from_args(PPOConfig, args)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    env, env_params, env_kwargs = make_env(args.env, args.dims, args.time_scale)
+
+    import jax
+
+    from rlsl_jax.experiments.common import plot_curve
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary = run_ppo(cfg, env, env_params, seeds=args.seeds, seed=args.seed, total_steps=args.total_steps,
+                      chunk=args.chunk, eval_episodes=args.eval_episodes, log_path=args.out / "log.csv",
+                      progress=not args.no_progress)
+    summary = {"env_id": args.env, "env_kwargs": env_kwargs, "seed": args.seed, "config": config_to_dict(cfg),
+               "backend": jax.default_backend(), **summary}
+    write_json(args.out / "summary.json", summary)
+    plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "env_steps",
+               ["episode_return", "entropy"], f"PPO {args.env} {env_kwargs} ({args.seeds} seeds)")
+    line = (f"PPO {args.env} {env_kwargs}: {args.seeds} seeds x {summary['env_steps_per_seed']} steps "
+            f"({summary['epochs']} epochs) in {summary['train_s']:.1f}s + {summary['compile_s']:.1f}s compile")
+    if args.eval_episodes:
+        line += (f"; final return sampled {summary['sampled']['mean']:.1f} ± {summary['sampled']['std']:.1f}, "
+                 f"greedy {summary['greedy']['mean']:.1f} ± {summary['greedy']['std']:.1f} (over seeds)")
+    print(line)
+
+
+if __name__ == "__main__":
+    run_main(main)
