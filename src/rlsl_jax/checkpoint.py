@@ -41,8 +41,51 @@ def _manager(directory: str | os.PathLike, max_to_keep: int | None = 3, create: 
 
 def _dataset_tree(ds: Any) -> dict:
     if isinstance(ds, Dataset):
-        return {"x": ds.x, "y": ds.y, "inner_lr": ds.inner_lr}
+        tree = {"x": ds.x, "y": ds.y, "inner_lr": ds.inner_lr}
+        if ds.encoder is not None:
+            tree["encoder"] = ds.encoder
+        return tree
     return dict(ds)
+
+
+_UNCHECKED = object()
+
+
+def _describe_encoder(tree: Any) -> str:
+    if tree is None or not jax.tree.leaves(tree):
+        return "no encoder"
+    return f"an encoder with parameter shapes {[tuple(np.shape(leaf)) for leaf in jax.tree.leaves(tree)]}"
+
+
+def check_encoder(encoder: Any, expected: Any, source: str = "dataset", meta: dict | None = None) -> None:
+    """Raises ValueError unless a dataset's stored ``encoder`` (None if it has none) matches the
+    encoder ``expected`` by the learner about to be trained on it: None (the learner takes raw
+    observations) or a pytree of arrays / ShapeDtypeStructs (e.g. ``jax.eval_shape(enc_init, key)``).
+    Structure and every shape must agree."""
+    same = (encoder is None or not jax.tree.leaves(encoder)) == (expected is None or not jax.tree.leaves(expected))
+    if same and encoder is not None and jax.tree.leaves(encoder):
+        same = (jax.tree.structure(encoder) == jax.tree.structure(expected)
+                and all(tuple(np.shape(a)) == tuple(np.shape(b))
+                        for a, b in zip(jax.tree.leaves(encoder), jax.tree.leaves(expected))))
+    if not same:
+        stored = (meta or {}).get("encoder")
+        hint = f" (recorded in its metadata as {stored})" if stored else ""
+        raise ValueError(
+            f"{source}: encoder mismatch: the dataset holds {_describe_encoder(encoder)}{hint}, but the learner "
+            f"to be trained expects {_describe_encoder(expected)}. A dataset distilled with encoder rollback "
+            f"trains only learners split at the same layer (learner = the layers after its encoder); "
+            f"choose the learner/layer the dataset was distilled for")
+
+
+def _npz_encoder(z) -> list | None:
+    """Encoder arrays of an npz (``encoder.<layer>.<name>``, written by ``export_npz``) as a list of
+    per-layer dicts, or None."""
+    layers: dict[int, dict] = {}
+    for name in z.files:
+        if name.startswith("encoder."):
+            _, i, leaf = name.split(".", 2)
+            layers.setdefault(int(i), {})[leaf] = np.asarray(z[name])
+    return [layers[i] for i in sorted(layers)] if layers else None
 
 
 def save(directory: str | os.PathLike, step: int, state: Any, dataset: Any, metadata: dict,
@@ -92,14 +135,20 @@ def _find_run_dir(path: Path) -> tuple[Path, int | None]:
     return path, None
 
 
-def load_dataset(path: str | os.PathLike, step: int | None = None) -> tuple[Dataset, dict]:
+def load_dataset(path: str | os.PathLike, step: int | None = None, *,
+                 expect_encoder: Any = _UNCHECKED) -> tuple[Dataset, dict]:
     """Loads a distilled dataset and its metadata, without the training config.
 
     ``path`` may be: a CLI ``--out`` folder or its ``checkpoints/`` directory (newest step, or
     ``step``), one step folder of it, an
     npz written by ``export_npz``, or one of the paper authors' npz files (shared/refdata).
     Returns (Dataset, metadata dict); an npz's metadata holds what the file says (e.g. dims, k),
-    with ``source = "npz"``. Extra arrays (e.g. an encoder) are returned in ``metadata["extra"]``.
+    with ``source = "npz"``. A stored encoder (encoder rollback) is returned in ``Dataset.encoder``;
+    other extra arrays in ``metadata["extra"]``.
+
+    ``expect_encoder``: if given, the encoder of the learner that will be trained on the dataset
+    (None for none, else a pytree of arrays or ShapeDtypeStructs); a dataset whose encoder differs
+    raises ValueError with a clear message (see :func:`check_encoder`).
     """
     path = Path(path)
     if not path.exists():
@@ -112,11 +161,13 @@ def load_dataset(path: str | os.PathLike, step: int | None = None) -> tuple[Data
             if missing:
                 raise ValueError(f"{path}: npz lacks {sorted(missing)}; expected arrays x, y, inner_lr")
             ds = Dataset(x=np.asarray(z["x"], np.float32), y=np.asarray(z["y"], np.float32),
-                         inner_lr=np.asarray(z["inner_lr"], np.float32).reshape(()))
+                         inner_lr=np.asarray(z["inner_lr"], np.float32).reshape(()), encoder=_npz_encoder(z))
             meta = {"source": "npz", "path": str(path), "k": int(ds.x.shape[0])}
             for name in z.files:
                 if name not in ("x", "y", "inner_lr") and z[name].ndim == 0:
                     meta[name] = z[name].item()
+        if expect_encoder is not _UNCHECKED:
+            check_encoder(ds.encoder, expect_encoder, str(path), meta)
         return ds, meta
     run_dir, step_in_path = _find_run_dir(path)
     step = step if step is not None else step_in_path
@@ -126,18 +177,21 @@ def load_dataset(path: str | os.PathLike, step: int | None = None) -> tuple[Data
             raise FileNotFoundError(f"{path}: no complete checkpoint found (is this a run directory?)")
         out = mngr.restore(step, args=ocp.args.Composite(
             dataset=ocp.args.StandardRestore(), metadata=ocp.args.JsonRestore()))
-    tree = {k: np.asarray(v) for k, v in out["dataset"].items()}
-    ds = Dataset(x=tree.pop("x"), y=tree.pop("y"), inner_lr=tree.pop("inner_lr"))
+    tree = jax.tree.map(np.asarray, dict(out["dataset"]))
+    ds = Dataset(x=tree.pop("x"), y=tree.pop("y"), inner_lr=tree.pop("inner_lr"), encoder=tree.pop("encoder", None))
     meta = {**dict(out["metadata"]), "source": "orbax", "path": str(run_dir), "step": int(step)}
     if tree:
         meta["extra"] = tree
+    if expect_encoder is not _UNCHECKED:
+        check_encoder(ds.encoder, expect_encoder, str(path), meta)
     return ds, meta
 
 
 def export_npz(path: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Writes the dataset at ``path`` as npz with float32 ``x``, ``y``, ``inner_lr`` (the format of
     the paper authors' published datasets, shared/refdata/README.md), plus ``k`` and, for
-    N-D cart-pole, ``dims``. The npz is written to a temporary file and renamed into place."""
+    N-D cart-pole, ``dims``; an encoder (a list of per-layer dicts) as ``encoder.<i>.<name>`` and
+    its rollback layer as ``encoder_layer``. The npz is written to a temporary file and renamed into place."""
     ds, meta = load_dataset(path)
     out = Path(out)
     arrays = {"x": np.asarray(ds.x, np.float32), "y": np.asarray(ds.y, np.float32),
@@ -145,6 +199,13 @@ def export_npz(path: str | os.PathLike, out: str | os.PathLike) -> Path:
     dims = (meta.get("env_kwargs") or {}).get("num_dims", meta.get("dims"))
     if dims is not None:
         arrays["dims"] = np.int64(dims)
+    if ds.encoder is not None:
+        for i, layer in enumerate(ds.encoder):
+            for name, arr in layer.items():
+                arrays[f"encoder.{i}.{name}"] = np.asarray(arr, np.float32)
+        layer_idx = (meta.get("encoder") or {}).get("layer")
+        if layer_idx is not None:
+            arrays["encoder_layer"] = np.int64(layer_idx)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.npz")
     np.savez(tmp, **arrays)

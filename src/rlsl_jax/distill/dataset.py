@@ -1,4 +1,5 @@
-"""The synthetic dataset θ = (X [k, obs], Y [k, out], inner learning rate η).
+"""The synthetic dataset θ = (X [k, obs], Y [k, out], inner learning rate η), plus, with encoder
+rollback (Algorithm 2), the encoder ξ that maps X (and real observations) to the learner's input.
 
 η is stored raw and kept positive by projection after every outer update (``project``), not by a
 reparameterisation: Adam then moves η additively (≈ 2.5e-4 per update), as in the paper, where
@@ -7,6 +8,8 @@ parameterisation would slow η's start by the factor dη/dρ ≈ 0.02.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import flax.struct
 import jax
@@ -18,11 +21,14 @@ MIN_INNER_LR = 1e-4
 @flax.struct.dataclass
 class Dataset:
     """θ: ``x`` [k, *obs_shape] synthetic states, ``y`` [k, out] soft targets (raw, never
-    softmaxed), ``inner_lr`` [] the one SGD step's learning rate."""
+    softmaxed), ``inner_lr`` [] the one SGD step's learning rate; ``encoder`` the parameters ξ of
+    the encoder layers under encoder rollback (None without one). ξ lives in θ so that the
+    dataset's optimiser trains it by the outer loss and checkpoints store it with X and Y."""
 
     x: jax.Array
     y: jax.Array
     inner_lr: jax.Array
+    encoder: Any = None
 
     @property
     def k(self) -> int:

@@ -10,6 +10,14 @@ One meta-epoch:
      entropy bonus) averaged over learners and updates θ by Adam through the inner step; the
      critic ψ is updated on the same minibatch by its own Adam (no value clipping). Each
      optimiser clips its own gradient to global norm ``max_grad_norm``.
+
+Encoder rollback (Algorithm 2): with an ``encoder`` (init, apply), its parameters ξ live in the
+dataset (``Dataset.encoder``), are initialised once and trained by the dataset's optimiser through
+the outer loss (never re-sampled); the learner then acts on ``encoder.apply(ξ, obs)`` and the inner
+step fits ``learner(encoder.apply(ξ, X))`` to Y. A learner with no parameters (``sample`` returns
+``[]``) makes the meta-step plain PPO on the encoder (the paper's l = 5).
+Any batched env (``benv``, e.g. ``envs.envpool_bridge.EnvpoolEnv``) and critic (init, apply) can
+replace the default ``VmapEnv`` and MLP critic.
 """
 
 from __future__ import annotations
@@ -93,18 +101,35 @@ def make_optimizer(lr: float, cfg: PPMOConfig) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr, eps=cfg.adam_eps))
 
 
+def policy_apply(learner_apply: Callable, encoder_apply: Callable | None = None) -> Callable:
+    """``f(ds, φ, x)``: the learner on the dataset's encoder features, ``learner_apply(φ,
+    encoder_apply(ds.encoder, x))``, or ``learner_apply(φ, x)`` without an encoder."""
+    if encoder_apply is None:
+        return lambda ds, p, x: learner_apply(p, x)
+    return lambda ds, p, x: learner_apply(p, encoder_apply(ds.encoder, x))
+
+
+def adapted_params(ds: Dataset, phi: Any, learner_apply: Callable, encoder_apply: Callable | None = None) -> Any:
+    """φ'(θ): ONE learner's one-step inner update on (encoder(X), Y), differentiable in ``ds``."""
+    f = policy_apply(learner_apply, encoder_apply)
+    return inner_step(lambda p, x: f(ds, p, x), phi, ds)
+
+
 def meta_policy_loss(ds: Dataset, learner: LearnerDist, phi: Any, obs: jax.Array, actions: jax.Array,
-                     old_log_prob: jax.Array, advantages: jax.Array, cfg: PPMOConfig) -> tuple[jax.Array, dict]:
+                     old_log_prob: jax.Array, advantages: jax.Array, cfg: PPMOConfig,
+                     encoder_apply: Callable | None = None) -> tuple[jax.Array, dict]:
     """The outer loss of P learners on a minibatch, as a function of the dataset θ.
 
     Each learner's φ'_p(θ) is recomputed from its initialisation ``phi[p]`` by the inner step, then
     the PPO clipped loss (minus the entropy bonus) is taken on its own samples; the result is
     the mean over learners. Shapes: phi stacked [P, ...]; obs [P, L, obs]; actions, old_log_prob,
-    advantages [P, L]. Returns (loss, mean aux metrics).
+    advantages [P, L]. Returns (loss, mean aux metrics). With ``encoder_apply`` the learners act on
+    ``encoder_apply(ds.encoder, ·)`` (encoder rollback; the encoder gets the outer gradient).
     """
+    policy = policy_apply(learner.apply, encoder_apply)
 
     def one(phi_p, obs_p, act_p, old_p, adv_p):
-        logits = learner.apply(inner_step(learner.apply, phi_p, ds), obs_p)
+        logits = policy(ds, adapted_params(ds, phi_p, learner.apply, encoder_apply), obs_p)
         return ppo_policy_loss(categorical_log_prob(logits, act_p), old_p, adv_p, categorical_entropy(logits),
                                cfg.clip_eps, cfg.ent_coef, cfg.normalize_advantages)
 
@@ -117,28 +142,55 @@ def make_meta_step(
     env,
     env_params,
     learner: LearnerDist | None = None,
+    *,
+    benv=None,
+    critic: tuple[Callable, Callable] | None = None,
+    encoder: tuple[Callable, Callable] | None = None,
 ) -> tuple[Callable[[jax.Array], PPMOState], Callable[[PPMOState, jax.Array], tuple[PPMOState, dict]]]:
     """Builds ``(init, meta_step)`` for a gymnax-style discrete-action ``env``.
 
     ``init(key) -> PPMOState``; ``meta_step(state, key) -> (state, metrics)`` is jitted and does
     one whole meta-epoch; its metrics are scalars. Run chunks of meta-steps with ``make_chunk``.
+
+    Optional (keyword) parts, for image envs and encoder rollback:
+      benv: a batched env of exactly P·E envs (``num_envs``, ``reset``, ``step`` -> StepResult,
+        ``observation_space()``, ``action_space()``), used instead of ``VmapEnv(env, env_params,
+        P·E)``; ``env`` and ``env_params`` may then be None. Its ``reset`` runs in ``init``.
+      critic: ``(init(key) -> ψ, apply(ψ, obs[..., *obs_shape]) -> V[...])`` instead of the MLP critic.
+      encoder: ``(init(key) -> ξ, apply(ξ, x[N, *obs_shape]) -> features[N, ...])``; ξ is stored in
+        ``state.dataset.encoder`` and ``learner`` acts on the features.
     """
-    obs_shape = tuple(env.observation_space(env_params).shape)
-    num_actions = int(env.action_space(env_params).n)
+    spaces = benv if benv is not None else env
+    obs_shape = tuple(spaces.observation_space(env_params).shape)
+    num_actions = int(spaces.action_space(env_params).n)
     learner = learner or cartpole_learner(math.prod(obs_shape), num_actions)
-    critic_spec = MLPSpec(math.prod(obs_shape), cfg.critic_hidden, 1, "tanh", "orthogonal", 2.0**0.5, 1.0)
     P, E, T = cfg.population, cfg.num_envs, cfg.rollout_steps
     N, M, L = cfg.transitions_per_learner, cfg.num_minibatches, cfg.minibatch_len
-    benv = VmapEnv(env, env_params, P * E)
+    if benv is None:
+        benv = VmapEnv(env, env_params, P * E)
+    elif benv.num_envs != P * E:
+        raise ValueError(f"benv has {benv.num_envs} envs; PPMO needs population * num_envs = {P * E}")
     ds_tx, critic_tx = make_optimizer(cfg.lr, cfg), make_optimizer(cfg.critic_lr, cfg)
+    enc_init, enc_apply = encoder if encoder is not None else (None, None)
+    policy = policy_apply(learner.apply, enc_apply)
 
-    def critic_value(params, obs):
-        return mlp_apply(params, obs.reshape(*obs.shape[: obs.ndim - len(obs_shape)], -1), "tanh")[..., 0]
+    if critic is None:
+        critic_spec = MLPSpec(math.prod(obs_shape), cfg.critic_hidden, 1, "tanh", "orthogonal", 2.0**0.5, 1.0)
+
+        def critic_init(key):
+            return mlp_init(key, critic_spec)
+
+        def critic_value(params, obs):
+            return mlp_apply(params, obs.reshape(*obs.shape[: obs.ndim - len(obs_shape)], -1), "tanh")[..., 0]
+    else:
+        critic_init, critic_value = critic
 
     def init(key: jax.Array) -> PPMOState:
         k_ds, k_critic, k_env = jax.random.split(key, 3)
         ds = init_dataset(k_ds, cfg.k, obs_shape, num_actions, cfg.init_inner_lr)
-        critic = mlp_init(k_critic, critic_spec)
+        if enc_init is not None:
+            ds = ds.replace(encoder=enc_init(jax.random.fold_in(k_ds, 1)))
+        critic = critic_init(k_critic)
         return PPMOState(ds, critic, ds_tx.init(ds), critic_tx.init(critic),
                          init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
 
@@ -148,12 +200,13 @@ def make_meta_step(
     def meta_step(state: PPMOState, key: jax.Array) -> tuple[PPMOState, dict]:
         k_init, k_roll, k_upd = jax.random.split(key, 3)
         phi = learner.sample(k_init, P)                                   # [P, ...]
-        adapt = jax.vmap(lambda p, ds: inner_step(learner.apply, p, ds), in_axes=(0, None))
+        adapt = jax.vmap(lambda p, ds: adapted_params(ds, p, learner.apply, enc_apply), in_axes=(0, None),
+                         axis_size=P)  # axis_size: a learner may have no parameters (l = 5)
         phi1 = adapt(phi, state.dataset)
 
         def logits_fn(obs):  # [P*E, *obs] -> [P*E, A]
             o = obs.reshape(P, E, *obs.shape[1:])
-            return jax.vmap(learner.apply)(phi1, o).reshape(P * E, num_actions)
+            return jax.vmap(lambda p, x: policy(state.dataset, p, x))(phi1, o).reshape(P * E, num_actions)
 
         carry, traj = rollout(k_roll, state.carry, categorical_act_fn(logits_fn),
                               lambda o: critic_value(state.critic, o), benv, T)
@@ -164,7 +217,7 @@ def make_meta_step(
 
         def policy_loss(ds, mb):
             obs, act, old_lp, a, _ = mb
-            return meta_policy_loss(ds, learner, phi, obs, act, old_lp, a, cfg)
+            return meta_policy_loss(ds, learner, phi, obs, act, old_lp, a, cfg, enc_apply)
 
         def critic_loss(critic, mb):
             obs, _, _, _, ret_mb = mb

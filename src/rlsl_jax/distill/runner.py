@@ -44,12 +44,15 @@ def run(
     dataset_of: Callable[[Any], Any] = lambda s: s.dataset,
     on_chunk: Callable[[Any, dict], None] | None = None,
     stop_return: float | None = None,
+    after_restore: Callable[[Any, Any], Any] | None = None,
 ) -> tuple[Any, dict]:
     """Runs meta-epochs [start, meta_epochs) and returns (final state, {"wall_s", "start"}).
 
     ``out_dir`` gets ``checkpoints/`` and ``log.csv``. With ``resume`` the newest checkpoint
     in ``out_dir/checkpoints`` is restored (its meta-epoch is the start). With ``stop_return``,
     training stops after the first chunk whose mean training episode return reaches it.
+    ``after_restore(restored, fresh) -> state`` (optional) fixes up a restored state, e.g. puts back
+    the fresh env carry of ``init`` for envs whose state a checkpoint cannot hold (envpool).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +61,8 @@ def run(
     state = init(k_init)
     start = 0
     if resume and checkpoint.latest_step(ckpt_dir) is not None:
-        state, _ = checkpoint.restore(ckpt_dir, jax.eval_shape(lambda: state))
+        restored, _ = checkpoint.restore(ckpt_dir, jax.eval_shape(lambda: state))
+        state = restored if after_restore is None else after_restore(restored, state)
         start = int(state.meta_epoch)
     log = CSVLog(out_dir / "log.csv", LOG_FIELDS)
     log.truncate_after("meta_epoch", start)

@@ -4,6 +4,12 @@ Our ids come first; any other id registered in gymnax (``gymnax.registered_envs`
 "CartPole-v1", "Acrobot-v1") is passed through to ``gymnax.make`` with its kwargs, which already
 returns ``(env, default_params)`` with the same API. Bridges (envpool, brax) add themselves with
 :func:`register`.
+
+Ids "envpool/<task>" (e.g. "envpool/Centipede-v5", any envpool Atari id) return an already
+batched env, ``(envs.envpool_bridge.EnvpoolEnv, None)``: ``make("envpool/Pong-v5", num_envs=B,
+**envpool_options)`` (envpool's XLA step cannot be vmapped, so the pool itself is the batch).
+They are not in :func:`list_envs` (envpool is optional and has 100+ Atari ids); see
+``envs.envpool_bridge.atari_ids()``.
 """
 
 import dataclasses
@@ -62,6 +68,15 @@ def make(env_id: str, **kwargs: Any) -> tuple[Environment, Any]:
     """
     if env_id in _REGISTRY:
         return _REGISTRY[env_id](**kwargs)
+    if env_id.startswith("envpool/"):
+        from rlsl_jax.envs.envpool_bridge import atari_ids, make_envpool, require_envpool
+
+        require_envpool()
+        task = env_id[len("envpool/"):]
+        if task not in atari_ids():
+            raise ValueError(f"Unknown envpool Atari id {task!r}; valid: "
+                             f"{', '.join('envpool/' + t for t in atari_ids())}")
+        return make_envpool(task, **kwargs)
     if env_id in gymnax.registered_envs:
         try:
             return gymnax.make(env_id, **kwargs)

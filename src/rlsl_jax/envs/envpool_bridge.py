@@ -1,0 +1,183 @@
+"""envpool Atari as a batched env that runs inside ``jax.jit`` through envpool's ``.xla()``.
+
+    benv, _ = rlsl_jax.envs.make("envpool/Centipede-v5", num_envs=P * E)
+    obs, state = benv.reset(key)                      # host call, outside jit: obs uint8 [B, 4, 84, 84]
+    res = benv.step(key, state, action)               # jittable; StepResult with leading axis [B]
+
+It has exactly the interface of ``envs.batched.VmapEnv`` (``num_envs``, ``reset``, ``step`` ->
+``StepResult``) plus gymnax-style ``observation_space()``/``action_space()``, so ``rl.rollout`` and
+PPMO run on it unchanged. envpool's XLA calls cannot be vmapped and the emulators live in C++, so a
+population of P learners with E envs each is ONE pool of B = P·E envs whose actions are
+concatenated learner-major (env b belongs to learner b // E), as ``VmapEnv`` orders them.
+
+Preprocessing is envpool's Atari standard (its defaults, kept): 84×84 grayscale, 4-frame stack,
+frame skip 4 (max-pool of the last two frames), up to 30 no-op actions at reset, sticky actions
+off (repeat_action_probability 0), FIRE on reset for games that need it, 27000 agent steps
+(108k frames) per game. ``TRAIN_KWARGS`` adds the usual training signals (clipped rewards, a lost
+life ends the training episode); ``EVAL_KWARGS`` turns both off: scores are full games, raw.
+
+Auto-reset. envpool returns the terminal observation on the step that ends an episode and
+resets on the NEXT call, ignoring that call's action and returning the first observation of the
+new episode with reward 0 (checked on Centipede-v5: ``elapsed_step`` does not advance on it).
+That call's transition (terminal obs, ignored action, reward 0, new first obs) spans two
+episodes. We report it as ``terminated`` with reward 0 — a zero-reward step of an absorbing
+terminal state — so no transition links two episodes: GAE cuts there, the critic's target for
+the terminal observation is 0 (its true value) and the policy-gradient term of that sample has
+no dependence on the (ignored) action in expectation. ``final_obs`` is ``obs`` (envpool never
+resets within a step; a truncation at the 27000-step cap is therefore bootstrapped from the
+true last observation). (CleanRL's envpool PPO instead keeps the transition as an ordinary
+non-terminal step into the new episode.) Side effect: ``rl.rollout``'s own episode counters
+count each episode twice (once as a length-0 episode); the bridge therefore tracks scores
+itself, below.
+
+Scores. ``EnvpoolState`` accumulates envpool's ``info["reward"]`` — the raw, unclipped game
+reward even when training rewards are clipped — until the GAME ends (``info["terminated"]``, or
+the step cap), whatever the life-loss signal. ``finished_score`` / ``finished_games`` sum the
+finished games since they were last drained (:func:`drain_scores`), so a caller reads exact
+full-game scores per rollout. (With life-loss episodes, envpool's no-ops after a lost life report
+reward 0: a point scored during those ≤ 30 no-ops would be missed. ``EVAL_KWARGS`` has no
+life-loss episodes, so reported evaluation scores are exact.)
+
+Seeding: envpool seeds its emulators at construction (``seed``); ``reset(key)`` ignores the key.
+Checkpoints cannot hold emulator states: on resume, restart the envs (``runner.run``'s
+``after_restore``), so an Atari resume is not bit-exact.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rlsl_jax.envs.base import Box, Discrete
+from rlsl_jax.envs.batched import StepResult
+
+PREFIX = "envpool/"
+TRAIN_KWARGS: dict[str, Any] = {"episodic_life": True, "reward_clip": True}
+EVAL_KWARGS: dict[str, Any] = {"episodic_life": False, "reward_clip": False}
+
+
+@functools.lru_cache(maxsize=1)
+def atari_ids() -> tuple[str, ...]:
+    """All envpool Atari task ids (e.g. "Pong-v5"), sorted; empty if envpool is not installed."""
+    try:
+        from envpool.registration import registry
+    except ImportError:
+        return ()
+    return tuple(sorted(k for k, v in registry.specs.items() if v[0] == "envpool.atari"))
+
+
+def require_envpool() -> None:
+    try:
+        import envpool  # noqa: F401
+    except ImportError as e:
+        raise ImportError("envpool is not installed: pip install 'rlsl-jax[atari]' (envpool>=1.2.5)") from e
+
+
+@flax.struct.dataclass
+class EnvpoolState:
+    """Per-pool state carried through jit (the emulators themselves live in C++)."""
+
+    handle: jax.Array          # uint8 [8]: envpool's XLA ordering token
+    reset_next: jax.Array      # bool [B]: the last step ended an episode, so envpool resets on the next
+    score: jax.Array           # float32 [B]: raw return of the game in progress
+    finished_score: jax.Array  # float32 [B]: summed raw returns of games finished since the last drain
+    finished_games: jax.Array  # int32 [B]: number of those games
+    last_score: jax.Array      # float32 [B]: raw score of the last finished game (0 before any)
+
+
+def drain_scores(state: EnvpoolState) -> tuple[EnvpoolState, dict[str, jax.Array]]:
+    """-> (state with zeroed counters, {"games": n, "score": mean raw score of those n games (nan
+    if none), "score_sum": sum}). Jittable."""
+    n = state.finished_games.sum()
+    total = state.finished_score.sum()
+    stats = {"games": n, "score_sum": total, "score": jnp.where(n > 0, total / jnp.maximum(n, 1), jnp.nan)}
+    return state.replace(finished_score=jnp.zeros_like(state.finished_score),
+                         finished_games=jnp.zeros_like(state.finished_games)), stats
+
+
+class EnvpoolEnv:
+    """A pool of ``num_envs`` envpool Atari environments behind the batched-env interface.
+
+    Args:
+      task_id: an envpool Atari id, e.g. "Centipede-v5" (see :func:`atari_ids`).
+      num_envs: B, the pool size (synchronous: every step steps all B envs).
+      seed: envpool's seed (emulators are seeded at construction).
+      **kwargs: envpool options, e.g. ``episodic_life``, ``reward_clip``, ``noop_max``,
+        ``max_episode_steps``, ``num_threads``; defaults are envpool's (no clipping, no life loss).
+    """
+
+    def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, **kwargs: Any):
+        require_envpool()
+        import envpool
+
+        if task_id not in atari_ids():
+            raise ValueError(f"unknown envpool Atari id {task_id!r}; valid: {', '.join(atari_ids())}")
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1 (got {num_envs})")
+        self.task_id, self.num_envs, self.seed = task_id, int(num_envs), int(seed)
+        self.kwargs = dict(kwargs)
+        self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
+                                 seed=self.seed, **kwargs)
+        handle, _, _, self._xla_step = self.pool.xla()
+        self._handle0 = np.asarray(handle)
+        space = self.pool.observation_space
+        self._obs_space = Box(0, 255, tuple(space.shape), jnp.uint8)
+        self._num_actions = int(self.pool.action_space.n)
+
+    def __repr__(self) -> str:
+        return f"EnvpoolEnv({self.task_id!r}, num_envs={self.num_envs}, seed={self.seed}, {self.kwargs})"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """envpool's full configuration of the pool (preprocessing options included)."""
+        return dict(self.pool.config)
+
+    def observation_space(self, params: Any = None) -> Box:
+        return self._obs_space
+
+    def action_space(self, params: Any = None) -> Discrete:
+        return Discrete(self._num_actions)
+
+    def reset(self, key: jax.Array | None = None) -> tuple[jax.Array, EnvpoolState]:
+        """Resets all B envs (a host call: NOT jittable; ``key`` is ignored). -> (obs [B, 4, 84, 84]
+        uint8, state)."""
+        if isinstance(key, jax.core.Tracer):
+            raise TypeError("EnvpoolEnv.reset is a host call and cannot run inside jit/vmap; call it outside "
+                            "(e.g. build the initial state eagerly) and jit only step()")
+        obs, _ = self.pool.reset()
+        zeros = jnp.zeros((self.num_envs,), jnp.float32)
+        state = EnvpoolState(jnp.asarray(self._handle0), jnp.zeros((self.num_envs,), bool), zeros, zeros,
+                             jnp.zeros((self.num_envs,), jnp.int32), zeros)
+        return jnp.asarray(obs), state
+
+    def step(self, key: jax.Array, state: EnvpoolState, action: jax.Array) -> StepResult:
+        """Steps all B envs with ``action`` [B] (jittable, not vmappable; ``key`` is unused)."""
+        del key
+        handle, (obs, reward, term, trunc, info) = self._xla_step(state.handle, action.astype(jnp.int32))
+        was_reset = state.reset_next                      # this call only reset those envs (action ignored)
+        terminated = term | was_reset
+        truncated = trunc & ~was_reset
+        reward = jnp.where(was_reset, 0.0, reward).astype(jnp.float32)
+        raw = jnp.where(was_reset, 0.0, info["reward"]).astype(jnp.float32)
+        game_over = ((info["terminated"] > 0) | trunc) & ~was_reset
+        score = state.score + raw
+        new_state = EnvpoolState(
+            handle=handle,
+            reset_next=(term | trunc) & ~was_reset,
+            score=jnp.where(game_over, 0.0, score),
+            finished_score=state.finished_score + jnp.where(game_over, score, 0.0),
+            finished_games=state.finished_games + game_over.astype(jnp.int32),
+            last_score=jnp.where(game_over, score, state.last_score),
+        )
+        return StepResult(obs, new_state, reward, terminated, truncated, obs)
+
+
+def make_envpool(task_id: str, num_envs: int = 1, seed: int = 0, **kwargs: Any) -> tuple[EnvpoolEnv, None]:
+    """``envs.make("envpool/<id>", ...)``'s factory: -> (EnvpoolEnv, None). There are no env params
+    (envpool options are fixed at construction); the env is already batched."""
+    return EnvpoolEnv(task_id, num_envs, seed, **kwargs), None
