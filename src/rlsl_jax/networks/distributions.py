@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -76,13 +76,6 @@ MIXTURE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 GRID_DEPTHS: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
 GRID_WIDTHS: tuple[int, ...] = (32, 64, 128, 256)
-
-
-def _map_learners(init: Callable[[jax.Array], Any], keys: jax.Array, uses_qr: bool) -> Any:
-    """``init`` over a batch of keys: sequential on CPU when it does QRs, vmapped otherwise."""
-    if uses_qr and jax.default_backend() == "cpu":
-        return jax.lax.map(init, keys)
-    return jax.vmap(init)(keys)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,7 +305,7 @@ class MixtureDist:
         if len(acts) != 1:
             raise ValueError(f"mixture components must share one activation, got {sorted(acts)}")
         key = jax.random.key(0)
-        shapes = [jax.tree.map(lambda a: a.shape, jax.eval_shape(c.sample, key, 2)) for c in comps]
+        shapes = [jax.tree.map(lambda a: a.shape, jax.eval_shape(lambda k, c=c: c.sample(k, 2), key)) for c in comps]
         if any(s != shapes[0] for s in shapes):
             raise ValueError("mixture components must share one parameter shape; got "
                              + "; ".join(f"{c.name}: {s}" for c, s in zip(comps, shapes)))
