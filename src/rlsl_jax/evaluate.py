@@ -26,6 +26,7 @@ import numpy as np
 
 from rlsl_jax.distill.dataset import Dataset
 from rlsl_jax.distill.inner import inner_step
+from rlsl_jax.parallel import constrain_batch
 from rlsl_jax.networks.distributions import RandomWidthDist, learner_groups
 
 MODES = ("sampled", "greedy")
@@ -55,16 +56,17 @@ def episode_return(key: jax.Array, env, env_params, policy, max_steps: int, gree
     return jax.lax.while_loop(cond, body, init)[4]
 
 
-@functools.partial(jax.jit, static_argnames=("env", "learner", "num_learners", "episodes", "max_steps"))
+@functools.partial(jax.jit, static_argnames=("env", "learner", "num_learners", "episodes", "max_steps", "mesh"))
 def kshot_returns(key: jax.Array, ds: Dataset, env, env_params, learner, num_learners: int,
-                  episodes: int = 1, max_steps: int = 500, greedy=False) -> jax.Array:
+                  episodes: int = 1, max_steps: int = 500, greedy=False, mesh=None) -> jax.Array:
     """Samples ``num_learners`` learners from the FIXED-shape distribution ``learner``, trains
     each by one SGD step on ``ds`` and returns their episode returns [num_learners, episodes].
 
     ``greedy`` is traced (one compilation serves both modes); the same ``key`` gives the same
-    learners in both modes."""
+    learners in both modes. With a device ``mesh`` (``parallel.make_mesh``) the learners are
+    sharded over its devices (``num_learners`` must be a multiple of their number)."""
     k_init, k_eval = jax.random.split(key)
-    phi = learner.sample(k_init, num_learners)
+    phi = constrain_batch(learner.sample(k_init, num_learners), mesh)
     phi1 = jax.vmap(lambda p: inner_step(learner.apply, p, ds))(phi)
 
     def one(k, p):
@@ -80,12 +82,14 @@ def max_steps_of(env_params, default: int = 500) -> int:
 
 
 def sample_returns(key: jax.Array, ds: Dataset, env, env_params, dist, num_learners: int, episodes: int = 1,
-                   greedy: bool = False, chunk: int = 1000) -> tuple[np.ndarray, dict]:
+                   greedy: bool = False, chunk: int = 1000, mesh=None) -> tuple[np.ndarray, dict]:
     """Returns [num_learners, episodes] of ``num_learners`` learners of ANY distribution (fixed
     shape or grouped, see ``learner_groups``), in chunks of at most ``chunk`` learners per call,
     and per-learner architecture info ({"depth": [n]} or {"width": [n]} where it varies).
 
-    Deterministic given ``key``; the learners do not depend on ``greedy``."""
+    Deterministic given ``key``; the learners do not depend on ``greedy``. With a device ``mesh``
+    each call's learners are sharded over its devices (a chunk is padded up to a multiple of the
+    device count and the padding dropped)."""
     if num_learners < 1 or episodes < 1 or chunk < 1:
         raise ValueError(f"need num_learners, episodes, chunk >= 1 (got {num_learners}, {episodes}, {chunk})")
     max_steps = max_steps_of(env_params)
@@ -104,9 +108,10 @@ def sample_returns(key: jax.Array, ds: Dataset, env, env_params, dist, num_learn
         parts = []
         for i, start in enumerate(range(0, n, chunk)):
             m = min(chunk, n - start)
+            m_pad = m if mesh is None else -(-m // mesh.size) * mesh.size
             k = jax.random.fold_in(g.key, i)
-            parts.append(np.asarray(kshot_returns(k, ds, env, env_params, g.dist, m, episodes, max_steps,
-                                                  jnp.asarray(bool(greedy)))))
+            parts.append(np.asarray(kshot_returns(k, ds, env, env_params, g.dist, m_pad, episodes, max_steps,
+                                                  jnp.asarray(bool(greedy)), mesh))[:m])
             if isinstance(g.dist, RandomWidthDist):
                 widths.append(np.asarray(g.dist.widths(jax.random.split(k)[0], m)))
         out[g.indices] = np.concatenate(parts, 0)
@@ -123,22 +128,22 @@ def summarize(returns: np.ndarray) -> dict[str, Any]:
 
 
 def evaluate(key: jax.Array, ds: Dataset, env, env_params, learner, num_learners: int = 1000,
-             episodes: int = 1, greedy: bool = False, chunk: int = 1000) -> dict[str, Any]:
+             episodes: int = 1, greedy: bool = False, chunk: int = 1000, mesh=None) -> dict[str, Any]:
     """k-shot score of ``ds`` over ``num_learners`` fresh learners of ``learner`` (any
     distribution): {"mean", "std", "n", "returns" (per learner), "greedy", "episodes"} plus
     per-learner "depth"/"width" lists where the architecture varies."""
-    returns, info = sample_returns(key, ds, env, env_params, learner, num_learners, episodes, greedy, chunk)
+    returns, info = sample_returns(key, ds, env, env_params, learner, num_learners, episodes, greedy, chunk, mesh)
     return {**summarize(returns), "greedy": bool(greedy), "episodes": int(episodes),
             **{k: v.tolist() for k, v in info.items()}}
 
 
 def evaluate_modes(key: jax.Array, ds: Dataset, env, env_params, learner, num_learners: int = 1000,
-                   episodes: int = 1, modes: tuple[str, ...] = MODES, chunk: int = 1000) -> dict[str, dict]:
+                   episodes: int = 1, modes: tuple[str, ...] = MODES, chunk: int = 1000, mesh=None) -> dict[str, dict]:
     """``evaluate`` in each of ``modes`` ("sampled", "greedy") on the SAME learners."""
     bad = [m for m in modes if m not in MODES]
     if bad:
         raise ValueError(f"unknown mode(s) {bad}; choose from {list(MODES)}")
-    return {m: evaluate(key, ds, env, env_params, learner, num_learners, episodes, m == "greedy", chunk)
+    return {m: evaluate(key, ds, env, env_params, learner, num_learners, episodes, m == "greedy", chunk, mesh)
             for m in modes}
 
 

@@ -31,6 +31,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh
 
 from rlsl_jax.config import field
 from rlsl_jax.distill.dataset import Dataset, init_dataset, project
@@ -38,6 +39,7 @@ from rlsl_jax.distill.inner import inner_step
 from rlsl_jax.envs.batched import VmapEnv
 from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
 from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init
+from rlsl_jax.parallel import batch_sharding, check_divisible, constrain_batch, replicated
 from rlsl_jax.rl.gae import gae_advantages
 from rlsl_jax.rl.ppo_loss import categorical_entropy, categorical_log_prob, ppo_policy_loss, value_loss
 from rlsl_jax.rl.rollout import RolloutCarry, categorical_act_fn, episode_stats, init_rollout_carry, rollout
@@ -146,6 +148,7 @@ def make_meta_step(
     benv=None,
     critic: tuple[Callable, Callable] | None = None,
     encoder: tuple[Callable, Callable] | None = None,
+    mesh: Mesh | None = None,
 ) -> tuple[Callable[[jax.Array], PPMOState], Callable[[PPMOState, jax.Array], tuple[PPMOState, dict]]]:
     """Builds ``(init, meta_step)`` for a gymnax-style discrete-action ``env``.
 
@@ -159,6 +162,11 @@ def make_meta_step(
       critic: ``(init(key) -> ψ, apply(ψ, obs[..., *obs_shape]) -> V[...])`` instead of the MLP critic.
       encoder: ``(init(key) -> ξ, apply(ξ, x[N, *obs_shape]) -> features[N, ...])``; ξ is stored in
         ``state.dataset.encoder`` and ``learner`` acts on the features.
+      mesh: a 1-D device mesh (``parallel.make_mesh``): learners, env states and rollouts are
+        sharded over its devices along the population/env axis, θ, the critic and optimiser
+        states are replicated, and the meta-gradient (a mean over all learners) is all-reduced
+        by XLA. Same numbers as one device, to float tolerance. P must be a multiple of the
+        number of devices.
     """
     spaces = benv if benv is not None else env
     obs_shape = tuple(spaces.observation_space(env_params).shape)
@@ -166,6 +174,7 @@ def make_meta_step(
     learner = learner or cartpole_learner(math.prod(obs_shape), num_actions)
     P, E, T = cfg.population, cfg.num_envs, cfg.rollout_steps
     N, M, L = cfg.transitions_per_learner, cfg.num_minibatches, cfg.minibatch_len
+    check_divisible(P, mesh, "population")
     if benv is None:
         benv = VmapEnv(env, env_params, P * E)
     elif benv.num_envs != P * E:
@@ -191,15 +200,19 @@ def make_meta_step(
         if enc_init is not None:
             ds = ds.replace(encoder=enc_init(jax.random.fold_in(k_ds, 1)))
         critic = critic_init(k_critic)
-        return PPMOState(ds, critic, ds_tx.init(ds), critic_tx.init(critic),
-                         init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
+        state = PPMOState(ds, critic, ds_tx.init(ds), critic_tx.init(critic),
+                          init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
+        if mesh is not None:  # env states sharded over devices, everything else replicated
+            state = jax.device_put(state, replicated(mesh)).replace(
+                carry=jax.device_put(state.carry, batch_sharding(mesh)))
+        return state
 
     def per_learner(x):  # [T, P*E, ...] -> [P, E*T, ...]
         return x.reshape(T, P, E, *x.shape[2:]).swapaxes(0, 1).reshape(P, N, *x.shape[2:])
 
     def meta_step(state: PPMOState, key: jax.Array) -> tuple[PPMOState, dict]:
         k_init, k_roll, k_upd = jax.random.split(key, 3)
-        phi = learner.sample(k_init, P)                                   # [P, ...]
+        phi = constrain_batch(learner.sample(k_init, P), mesh)            # [P, ...]
         adapt = jax.vmap(lambda p, ds: adapted_params(ds, p, learner.apply, enc_apply), in_axes=(0, None),
                          axis_size=P)  # axis_size: a learner may have no parameters (l = 5)
         phi1 = adapt(phi, state.dataset)
@@ -213,7 +226,7 @@ def make_meta_step(
         gae = jax.vmap(gae_advantages, in_axes=(1, 1, 1, 1, 1, None, None), out_axes=1)
         adv, ret = gae(traj.reward, traj.value, traj.next_value, traj.terminated, traj.done,
                        cfg.gamma, cfg.gae_lambda)
-        batch = jax.tree.map(per_learner, (traj.obs, traj.action, traj.log_prob, adv, ret))
+        batch = constrain_batch(jax.tree.map(per_learner, (traj.obs, traj.action, traj.log_prob, adv, ret)), mesh)
 
         def policy_loss(ds, mb):
             obs, act, old_lp, a, _ = mb

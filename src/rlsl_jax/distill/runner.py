@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from rlsl_jax import checkpoint
 from rlsl_jax.distill.ppmo import epoch_keys, make_chunk
 from rlsl_jax.experiments.common import CSVLog
+from rlsl_jax.parallel import is_main_process
 
 LOG_FIELDS = ("meta_epoch", "wall_s", "episode_return", "episodes", "last_return", "policy_loss",
               "value_loss", "entropy", "approx_kl", "clip_frac", "inner_lr", "meta_grad_norm")
@@ -64,11 +65,13 @@ def run(
         restored, _ = checkpoint.restore(ckpt_dir, jax.eval_shape(lambda: state))
         state = restored if after_restore is None else after_restore(restored, state)
         start = int(state.meta_epoch)
-    log = CSVLog(out_dir / "log.csv", LOG_FIELDS)
-    log.truncate_after("meta_epoch", start)
+    main = is_main_process()  # multi-host: only process 0 writes the log (orbax coordinates saves)
+    log = CSVLog(out_dir / "log.csv", LOG_FIELDS) if main else None
+    if log is not None:
+        log.truncate_after("meta_epoch", start)
     chunk_fn = make_chunk(meta_step)
     t0 = time.time()
-    bar = tqdm(total=meta_epochs, initial=start, disable=not progress, unit="meta-epoch", dynamic_ncols=True)
+    bar = tqdm(total=meta_epochs, initial=start, disable=not (progress and main), unit="meta-epoch", dynamic_ncols=True)
     epoch = start
     last_saved = start
     while epoch < meta_epochs:
@@ -78,7 +81,8 @@ def run(
         wall = time.time() - t0
         rows = [{**{k: float(np.asarray(v)[i]) for k, v in metrics.items()}, "meta_epoch": epoch + i + 1,
                  "wall_s": wall} for i in range(n)]
-        log.write(rows)
+        if log is not None:
+            log.write(rows)
         epoch += n
         rets = np.asarray(metrics["episode_return"])
         shown = float(np.nanmean(rets)) if np.isfinite(rets).any() else float("nan")

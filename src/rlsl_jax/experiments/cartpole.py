@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rlsl_jax.config import add_config_args, config_from_args, config_from_dict, config_to_dict
 from rlsl_jax.distill.ppmo import PPMOConfig
-from rlsl_jax.experiments.common import UsageError, run_main, write_json
+from rlsl_jax.experiments.common import UsageError, add_parallel_args, run_main, setup_parallel, write_json
 
 CARTPOLE_ID = "NDCartPole-v0"
 
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fresh learners for the final k-shot summary (0 = skip)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_args(p, PPMOConfig)
+    add_parallel_args(p)
     return p
 
 
@@ -59,6 +60,8 @@ def validate(args) -> None:
     for name in ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
+    if args.devices < 0:
+        raise UsageError(f"--devices must be >= 0 (got {args.devices})")
     if args.meta_epochs < 0 or args.chunk < 1 or args.checkpoint_every < 1 or args.eval_learners < 0:
         raise UsageError("--meta-epochs must be >= 0, --chunk and --checkpoint-every >= 1, --eval-learners >= 0")
     if not args.time_scale > 0:
@@ -124,7 +127,11 @@ def main(argv: list[str] | None = None) -> None:
         write_json(args.out / "run.json", {"env_id": env_id, "env_kwargs": env_kwargs, "seed": seed,
                                            "config": config_to_dict(cfg)})
 
-    init, meta_step = make_meta_step(cfg, env, env_params, learner)
+    mesh = setup_parallel(args)
+    if mesh is not None and (cfg.population % mesh.size or args.eval_learners % mesh.size):
+        raise UsageError(f"--population ({cfg.population}) and --eval-learners ({args.eval_learners}) must be "
+                         f"multiples of the device count ({mesh.size})")
+    init, meta_step = make_meta_step(cfg, env, env_params, learner, mesh=mesh)
     state, info = runner.run(init, meta_step, out_dir=args.out, meta_epochs=args.meta_epochs, seed=seed,
                              metadata=metadata, resume=args.resume, chunk=args.chunk,
                              checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.eval_learners:
         key = jax.random.key(seed + 1_000_003)
         for mode, greedy in (("sampled", False), ("greedy", True)):
-            r = evaluate(key, state.dataset, env, env_params, learner, args.eval_learners, greedy=greedy)
+            r = evaluate(key, state.dataset, env, env_params, learner, args.eval_learners, greedy=greedy, mesh=mesh)
             summary[mode] = {"mean": r["mean"], "std": r["std"], "n": r["n"]}
     write_json(args.out / "summary.json", summary)
     line = (f"{env_id} {env_kwargs} k={cfg.k}: {summary['meta_epochs']} meta-epochs in "

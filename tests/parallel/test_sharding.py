@@ -1,0 +1,56 @@
+"""PPMO and k-shot evaluation sharded over 4 simulated CPU devices give the single-device numbers.
+
+Each case runs in a subprocess because the device count is fixed when JAX starts
+(``XLA_FLAGS=--xla_force_host_platform_device_count=4``).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import REPO
+
+SCRIPT = textwrap.dedent('''
+    import json, os, sys
+    D = int(sys.argv[1])
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={D}"
+    import jax, jax.numpy as jnp, numpy as np
+    from rlsl_jax.distill import PPMOConfig, epoch_keys, make_chunk, make_meta_step
+    from rlsl_jax.envs import make
+    from rlsl_jax.evaluate import kshot_returns
+    from rlsl_jax.networks import cartpole_learner
+    from rlsl_jax.parallel import make_mesh
+    assert len(jax.devices()) == D
+    mesh = make_mesh() if D > 1 else None
+    env, params = make("NDCartPole-v0", num_dims=2)
+    cfg = PPMOConfig(k=3, population=4, num_envs=2, rollout_steps=16, minibatch_size=8, update_epochs=2)
+    init, step = make_meta_step(cfg, env, params, mesh=mesh)
+    state, m = make_chunk(step)(init(jax.random.key(0)), epoch_keys(jax.random.key(1), 0, 3))
+    sharded = D > 1 and state.carry.obs.sharding.num_devices == D
+    greedy = kshot_returns(jax.random.key(2), state.dataset, env, params, cartpole_learner(8, 4), 8, 1, 500,
+                           jnp.asarray(True), mesh)
+    print(json.dumps({"y": np.asarray(state.dataset.y).tolist(), "x": np.asarray(state.dataset.x).tolist(),
+                      "loss": float(m["policy_loss"][-1]), "sharded": bool(sharded),
+                      "greedy": np.asarray(greedy).ravel().tolist()}))
+''')
+
+
+def _run(devices: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), JAX_PLATFORMS="cpu")
+    r = subprocess.run([sys.executable, "-c", SCRIPT, str(devices)], capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_ppmo_and_kshot_same_numbers_on_1_and_4_devices():
+    import numpy as np
+
+    one, four = _run(1), _run(4)
+    assert four["sharded"]  # the env batch really is spread over 4 devices
+    np.testing.assert_allclose(four["y"], one["y"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(four["x"], one["x"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(four["loss"], one["loss"], rtol=1e-4, atol=1e-7)
+    np.testing.assert_array_equal(four["greedy"], one["greedy"])
