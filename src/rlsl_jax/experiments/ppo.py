@@ -77,6 +77,17 @@ def make_env(env_id: str, dims: int, time_scale: float = 1.0):
     return env, params, kwargs
 
 
+def chunk_plan(total: int, chunk: int) -> list[int]:
+    """Sizes of the jitted chunks covering ``total`` epochs: equal chunks of the largest divisor of
+    ``total`` that is <= ``chunk`` (one compilation), unless that divisor is below chunk / 4; then
+    ``chunk``-sized chunks and one remainder (two compilations)."""
+    chunk = max(1, min(chunk, total))
+    d = next(d for d in range(chunk, 0, -1) if total % d == 0)
+    if 4 * d >= chunk:
+        return [d] * (total // d)
+    return [chunk] * (total // chunk) + ([total % chunk] if total % chunk else [])
+
+
 def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_steps: int, chunk: int = 25,
             eval_episodes: int = 100, log_path: Path | None = None, progress: bool = False) -> dict:
     """Trains ``seeds`` PPO agents (vmapped) for ``total_steps`` env steps each and scores them.
@@ -103,15 +114,15 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
     keys_of = jax.jit(jax.vmap(epoch_keys, in_axes=(0, None, None)), static_argnums=(1, 2))
 
     t0 = time.time()
-    sizes = sorted({min(chunk, epochs - s) for s in range(0, epochs, chunk)})
-    compiled = {n: chunk_fn.lower(states, keys_of(seed_epoch_keys, 0, n)).compile() for n in sizes}
+    plan = chunk_plan(epochs, chunk)
+    compiled = {n: chunk_fn.lower(states, keys_of(seed_epoch_keys, 0, n)).compile() for n in set(plan)}
     compile_s = time.time() - t0
     log = CSVLog(log_path, LOG_FIELDS) if log_path is not None else None
     bar = tqdm(total=epochs, disable=not progress, unit="epoch", dynamic_ncols=True)
     t0 = time.time()
     finals = []
-    for start in range(0, epochs, chunk):
-        n = min(chunk, epochs - start)
+    start = 0
+    for n in plan:
         states, metrics = compiled[n](states, keys_of(seed_epoch_keys, start, n))
         metrics = jax.device_get(metrics)
         wall = time.time() - t0
@@ -130,8 +141,10 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
                            episode_return_max=float(fin.max()) if fin.size else float("nan"))
                 rows.append(row)
             log.write(rows)
-        bar.set_postfix(ret=f"{np.nanmean(ret[:, -1]):.1f}")
+        last = ret[:, -1][np.isfinite(ret[:, -1])]
+        bar.set_postfix(ret=f"{last.mean():.1f}" if last.size else "-")
         bar.update(n)
+        start += n
     jax.block_until_ready(states)
     train_s = time.time() - t0
     bar.close()

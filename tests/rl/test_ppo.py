@@ -1,0 +1,117 @@
+"""Direct PPO: config, minibatching, shared RL pieces, no recompilation, vmap over seeds, learning."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rlsl_jax import rl
+from rlsl_jax.envs import make
+from rlsl_jax.networks import cartpole_learner
+from rlsl_jax.rl import ppo
+from rlsl_jax.rl.ppo import PPOConfig, epoch_keys, make_seed_chunk, make_train_step, policy_returns
+
+TINY = PPOConfig(num_envs=3, rollout_steps=16, minibatch_size=16, update_epochs=2)
+
+
+def test_config_defaults_and_sizes():
+    cfg = PPOConfig()
+    # PPMO's settings (the paper's Appendix A): 2000 transitions, 4 epochs x 4 minibatches of 500.
+    assert (cfg.num_envs, cfg.rollout_steps, cfg.update_epochs, cfg.anneal_steps) == (10, 200, 4, 0)
+    assert (cfg.lr, cfg.critic_lr, cfg.adam_eps, cfg.max_grad_norm, cfg.clip_eps, cfg.ent_coef) == \
+        (2.5e-4, 2.5e-4, 1e-5, 0.5, 0.2, 0.01)
+    assert cfg.transitions_per_epoch == 2000 and cfg.num_minibatches == 4 and cfg.minibatch_len == 500
+    from rlsl_jax.distill.ppmo import PPMOConfig
+
+    m = PPMOConfig()
+    assert (m.num_minibatches, m.minibatch_len, m.update_epochs) == (cfg.num_minibatches, cfg.minibatch_len, 4)
+    fine = PPOConfig(minibatch_size=128)
+    assert fine.num_minibatches == 16 and fine.minibatch_len == 125
+    assert cfg.epochs_for(500_000) == 250 and cfg.epochs_for(500_001) == 251 and cfg.epochs_for(1) == 1
+    for bad in ({"num_envs": 0}, {"minibatch_size": 0}, {"anneal_steps": -1}):
+        with pytest.raises(ValueError):
+            PPOConfig(**bad)
+
+
+def test_flatten_and_shuffle_minibatches():
+    x = jnp.arange(3 * 4).reshape(3, 4)  # [T=3, E=4], value = t*4 + e
+    flat = ppo.flatten_time_env(x)
+    # env-major: env 0's steps first
+    np.testing.assert_array_equal(flat[:3], [0, 4, 8])
+    n = 12
+    batch = (jnp.arange(n), jnp.arange(n) * 10.0, jnp.arange(2 * n).reshape(n, 2))
+    mbs = ppo.shuffle_minibatches(jax.random.key(0), batch, 2, 5)
+    assert mbs[0].shape == (2, 5) and mbs[2].shape == (2, 5, 2)
+    idx = np.asarray(mbs[0]).ravel()
+    assert len(set(idx.tolist())) == 10 and not np.array_equal(idx, np.arange(10))  # a permutation, shuffled
+    np.testing.assert_array_equal(np.asarray(mbs[1]).ravel(), idx * 10.0)  # same permutation on every leaf
+    np.testing.assert_array_equal(np.asarray(mbs[2])[..., 0].ravel(), 2 * idx)
+
+
+def test_uses_the_shared_rl_functions():
+    # The baseline must reuse PPMO's rollout / GAE / loss, not copies of them.
+    assert ppo.rollout is rl.rollout and ppo.gae_advantages is rl.gae_advantages
+    assert ppo.ppo_policy_loss is rl.ppo_policy_loss and ppo.value_loss is rl.value_loss
+    assert ppo.categorical_act_fn is rl.categorical_act_fn
+
+
+def test_step_updates_and_does_not_recompile():
+    env, params = make("NDCartPole-v0", num_dims=2)
+    init, step = make_train_step(TINY, env, params)
+    state = init(jax.random.key(0))
+    spec = cartpole_learner(8, 4).spec
+    assert [l["w"].shape for l in state.actor] == list(spec.shapes)
+    s1, m1 = step(state, jax.random.key(1))
+    s2, m2 = step(s1, jax.random.key(2))
+    assert step._cache_size() == 1
+    assert int(s2.epoch) == 2
+    for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "grad_norm", "last_return"):
+        assert np.ndim(m2[name]) == 0 and np.isfinite(m2[name]), name
+    # both networks moved, the env state carried over
+    assert not np.allclose(s2.actor[0]["w"], state.actor[0]["w"])
+    assert not np.allclose(s2.critic[-1]["w"], state.critic[-1]["w"])
+    assert not np.allclose(s2.carry.obs, state.carry.obs)
+
+
+def test_vmap_over_seeds_equals_separate_runs():
+    env, params = make("NDCartPole-v0", num_dims=1)
+    init, step = make_train_step(TINY, env, params)
+    keys = jax.random.split(jax.random.key(3), 2)
+    states = jax.vmap(init)(keys)
+    ek = jax.vmap(lambda k: epoch_keys(k, 0, 3))(keys)
+    out, metrics = make_seed_chunk(step)(states, ek)
+    assert metrics["policy_loss"].shape == (2, 3)
+    for i in range(2):
+        s = init(keys[i])
+        for j in range(3):
+            s, _ = step(s, ek[i, j])
+        np.testing.assert_allclose(s.actor[-1]["w"], out.actor[-1]["w"][i], rtol=2e-4, atol=1e-6)
+    # different seeds gave different agents
+    assert not np.allclose(out.actor[-1]["w"][0], out.actor[-1]["w"][1])
+
+
+def test_annealing_reaches_zero_learning_rate():
+    env, params = make("NDCartPole-v0", num_dims=1)
+    cfg = dataclasses.replace(TINY, anneal_steps=2 * TINY.transitions_per_epoch)
+    init, step = make_train_step(cfg, env, params)
+    s, _ = step(init(jax.random.key(0)), jax.random.key(1))
+    s, _ = step(s, jax.random.key(2))
+    s3, _ = step(s, jax.random.key(3))  # past the schedule: rate 0, actor frozen
+    np.testing.assert_array_equal(s3.actor[0]["w"], s.actor[0]["w"])
+
+
+@pytest.mark.slow
+def test_ppo_learns_1d_cartpole():
+    """4 agents, 60k env steps each (30 epochs, ~20 s on 2 CPU cores): random play scores ~22."""
+    env, params = make("NDCartPole-v0", num_dims=1)
+    cfg = PPOConfig(minibatch_size=128)  # 16 updates per epoch: learns in fewer env steps
+    states, metrics = ppo.train(jax.random.key(0), cfg, env, params, num_epochs=30, num_seeds=4)
+    train = np.nanmean(np.asarray(metrics["episode_return"])[:, -5:], axis=1)
+    assert np.nanmean(np.asarray(metrics["episode_return"])[:, 0]) < 40
+    assert train.min() > 100 and train.mean() > 200, train
+    learner = cartpole_learner(4, 2)
+    score = jax.jit(jax.vmap(lambda k, a: policy_returns(k, a, env, params, learner, 20)))
+    final = np.asarray(score(jax.random.split(jax.random.key(1), 4), states.actor)).mean(1)
+    assert final.mean() > 200, final
