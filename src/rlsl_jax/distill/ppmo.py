@@ -38,9 +38,11 @@ from rlsl_jax.distill.dataset import Dataset, init_dataset, project
 from rlsl_jax.distill.inner import inner_step
 from rlsl_jax.envs.batched import VmapEnv
 from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
-from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init
+from rlsl_jax.networks.mlp import mlp_apply, mlp_init
 from rlsl_jax.parallel import batch_sharding, check_divisible, constrain_batch, replicated
 from rlsl_jax.rl.gae import gae_advantages
+from rlsl_jax.rl.ppo import critic_spec, shuffle_minibatches
+from rlsl_jax.rl.ppo import make_optimizer as ppo_optimizer
 from rlsl_jax.rl.ppo_loss import categorical_entropy, categorical_log_prob, ppo_policy_loss, value_loss
 from rlsl_jax.rl.rollout import RolloutCarry, categorical_act_fn, episode_stats, init_rollout_carry, rollout
 
@@ -100,7 +102,8 @@ class PPMOState:
 
 
 def make_optimizer(lr: float, cfg: PPMOConfig) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr, eps=cfg.adam_eps))
+    """clip_by_global_norm then Adam, no annealing: the same optimiser as direct PPO."""
+    return ppo_optimizer(lr, cfg.max_grad_norm, cfg.adam_eps)
 
 
 def policy_apply(learner_apply: Callable, encoder_apply: Callable | None = None) -> Callable:
@@ -184,10 +187,10 @@ def make_meta_step(
     policy = policy_apply(learner.apply, enc_apply)
 
     if critic is None:
-        critic_spec = MLPSpec(math.prod(obs_shape), cfg.critic_hidden, 1, "tanh", "orthogonal", 2.0**0.5, 1.0)
+        spec = critic_spec(math.prod(obs_shape), cfg.critic_hidden)
 
         def critic_init(key):
-            return mlp_init(key, critic_spec)
+            return mlp_init(key, spec)
 
         def critic_value(params, obs):
             return mlp_apply(params, obs.reshape(*obs.shape[: obs.ndim - len(obs_shape)], -1), "tanh")[..., 0]
@@ -247,14 +250,10 @@ def make_meta_step(
             aux = {**aux, "value_loss": v_loss, "meta_grad_norm": optax.tree.norm(g_ds)}
             return (ds, critic, ds_opt, c_opt), aux
 
-        def epoch(c, k):
-            perms = jax.vmap(lambda kk: jax.random.permutation(kk, N))(jax.random.split(k, P))  # [P, N]
-
-            def minibatches(x):  # [P, N, ...] -> [M, P, L, ...]
-                x = jax.vmap(lambda xp, ip: xp[ip])(x, perms[:, : M * L])
-                return x.reshape(P, M, L, *x.shape[2:]).swapaxes(0, 1)
-
-            return jax.lax.scan(update, c, jax.tree.map(minibatches, batch))
+        def epoch(c, k):  # each learner's samples shuffled on their own: [P, N] -> [M, P, L]
+            shuffle = jax.vmap(lambda kk, b: shuffle_minibatches(kk, b, M, L))
+            mbs = shuffle(jax.random.split(k, P), batch)
+            return jax.lax.scan(update, c, jax.tree.map(lambda x: x.swapaxes(0, 1), mbs))
 
         c0 = (state.dataset, state.critic, state.dataset_opt, state.critic_opt)
         (ds, critic, ds_opt, c_opt), aux = jax.lax.scan(epoch, c0, jax.random.split(k_upd, cfg.update_epochs))
