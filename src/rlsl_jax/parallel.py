@@ -62,7 +62,9 @@ def constrain_replicated(tree: Any, mesh: Mesh | None) -> Any:
 
 
 def initialize_distributed(**kwargs) -> None:
-    """``jax.distributed.initialize(**kwargs)`` (reads SLURM / coordinator env when no kwargs)."""
+    """``jax.distributed.initialize(**kwargs)`` (reads SLURM / coordinator env when no kwargs).
+    CPU processes exchange collectives through gloo (JAX's CPU implementation)."""
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(**kwargs)
 
 

@@ -50,11 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def validate(args) -> None:
+def check_env(args) -> None:
     from rlsl_jax.envs import list_envs
 
     if args.env not in list_envs():
         raise UsageError(f"unknown env {args.env!r}; valid: {', '.join(list_envs())}")
+
+
+def validate(args) -> None:
+    """Flag checks that need no JAX (multi-host init must come before any JAX call)."""
     if args.dims < 1:
         raise UsageError(f"--dims must be >= 1 (got {args.dims})")
     for name in ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
@@ -66,14 +70,15 @@ def validate(args) -> None:
         raise UsageError("--meta-epochs must be >= 0, --chunk and --checkpoint-every >= 1, --eval-learners >= 0")
     if not args.time_scale > 0:
         raise UsageError(f"--time-scale must be > 0 (got {args.time_scale})")
-    ckpt = args.out / "checkpoints"
+
+
+def check_out_dir(args) -> None:
     if args.resume:
         if not (args.out / "run.json").exists():
             raise UsageError(f"--resume: no run in {args.out} (run.json missing); start one without --resume")
     elif args.out.exists() and any(args.out.iterdir()):
         raise UsageError(f"{args.out} already holds files; pass --resume to continue that run or choose "
                          f"another --out (nothing was overwritten)")
-    del ckpt
 
 
 def env_kwargs_for(env_id: str, dims: int, time_scale: float) -> dict:
@@ -88,6 +93,13 @@ def env_kwargs_for(env_id: str, dims: int, time_scale: float) -> dict:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     validate(args)
+    mesh = setup_parallel(args)
+    from rlsl_jax.parallel import is_main_process
+
+    main_process = is_main_process()
+    check_env(args)
+    if main_process:
+        check_out_dir(args)
 
     import jax
 
@@ -123,11 +135,10 @@ def main(argv: list[str] | None = None) -> None:
         "seed": seed, "config": config_to_dict(cfg), "method": "ppmo",
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
+    if not args.resume and main_process:
         write_json(args.out / "run.json", {"env_id": env_id, "env_kwargs": env_kwargs, "seed": seed,
                                            "config": config_to_dict(cfg)})
 
-    mesh = setup_parallel(args)
     if mesh is not None and (cfg.population % mesh.size or args.eval_learners % mesh.size):
         raise UsageError(f"--population ({cfg.population}) and --eval-learners ({args.eval_learners}) must be "
                          f"multiples of the device count ({mesh.size})")
@@ -136,9 +147,10 @@ def main(argv: list[str] | None = None) -> None:
                              metadata=metadata, resume=args.resume, chunk=args.chunk,
                              checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
                              stop_return=args.stop_return)
-    plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "meta_epoch",
-               ["episode_return", "inner_lr"], f"PPMO {env_id} {env_kwargs} k={cfg.k} P={cfg.population}")
-    export_npz(args.out / "checkpoints", args.out / "dataset.npz")
+    if main_process:
+        plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "meta_epoch",
+                   ["episode_return", "inner_lr"], f"PPMO {env_id} {env_kwargs} k={cfg.k} P={cfg.population}")
+        export_npz(args.out / "checkpoints", args.out / "dataset.npz")
     summary = {"env_id": env_id, "env_kwargs": env_kwargs, "k": cfg.k, "population": cfg.population,
                "meta_epochs": int(state.meta_epoch), "train_wall_s": round(info["wall_s"], 2)}
     if args.eval_learners:
@@ -146,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         for mode, greedy in (("sampled", False), ("greedy", True)):
             r = evaluate(key, state.dataset, env, env_params, learner, args.eval_learners, greedy=greedy, mesh=mesh)
             summary[mode] = {"mean": r["mean"], "std": r["std"], "n": r["n"]}
+    if not main_process:
+        return
     write_json(args.out / "summary.json", summary)
     line = (f"{env_id} {env_kwargs} k={cfg.k}: {summary['meta_epochs']} meta-epochs in "
             f"{summary['train_wall_s']:.1f}s")

@@ -102,21 +102,16 @@ def write_json(path: Path, obj) -> None:
 
 
 def add_parallel_args(parser) -> None:
-    """--devices / --distributed: shard over several devices and hosts (see rlsl_jax.parallel)."""
+    """--devices: shard over several local devices (see rlsl_jax.parallel)."""
     g = parser.add_argument_group("parallel execution")
     g.add_argument("--devices", type=int, default=1,
-                   help="shard learners and envs over this many devices (0 = all devices of all hosts)")
-    g.add_argument("--distributed", action="store_true",
-                   help="multi-host run: call jax.distributed.initialize() first (reads SLURM or the "
-                        "JAX coordinator environment); only process 0 writes logs and progress")
+                   help="shard learners and envs over this many devices (0 = all devices)")
 
 
 def setup_parallel(args):
-    """Initialises multi-host JAX if asked and returns the device mesh (None for one device)."""
+    """Returns the device mesh for --devices (None for one device)."""
     from rlsl_jax import parallel
 
-    if args.distributed:
-        parallel.initialize_distributed()
     if args.devices == 1:
         return None
     try:
