@@ -188,11 +188,16 @@ def load_dataset(path: str | os.PathLike, step: int | None = None, *,
 
 
 def export_npz(path: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Writes the dataset at ``path`` as npz with float32 ``x``, ``y``, ``inner_lr`` (the format of
-    the paper authors' published datasets, shared/refdata/README.md), plus ``k`` and, for
-    N-D cart-pole, ``dims``; an encoder (a list of per-layer dicts) as ``encoder.<i>.<name>`` and
-    its rollback layer as ``encoder_layer``. The npz is written to a temporary file and renamed into place."""
+    """Writes the dataset saved at ``path`` as npz (see ``write_npz``)."""
     ds, meta = load_dataset(path)
+    return write_npz(ds, meta, out)
+
+
+def write_npz(ds: Dataset, meta: dict, out: str | os.PathLike) -> Path:
+    """Writes ``ds`` as npz with float32 ``x``, ``y``, ``inner_lr`` (the format of the paper
+    authors' published datasets, shared/refdata/README.md), plus ``k`` and, for N-D cart-pole,
+    ``dims`` (from ``meta``); an encoder (a list of per-layer dicts) as ``encoder.<i>.<name>`` and
+    its rollback layer as ``encoder_layer``. Written to a temporary file, then renamed into place."""
     out = Path(out)
     arrays = {"x": np.asarray(ds.x, np.float32), "y": np.asarray(ds.y, np.float32),
               "inner_lr": np.asarray(ds.inner_lr, np.float32), "k": np.int64(ds.x.shape[0])}

@@ -26,7 +26,7 @@ import numpy as np
 
 from rlsl_jax.distill.dataset import Dataset
 from rlsl_jax.distill.inner import inner_step
-from rlsl_jax.parallel import constrain_batch
+from rlsl_jax.parallel import constrain_batch, constrain_replicated
 from rlsl_jax.networks.distributions import RandomWidthDist, learner_groups
 
 MODES = ("sampled", "greedy")
@@ -74,7 +74,8 @@ def kshot_returns(key: jax.Array, ds: Dataset, env, env_params, learner, num_lea
         return jax.vmap(lambda kk: episode_return(kk, env, env_params, lambda o: learner.apply(p, o),
                                                   max_steps, greedy))(keys)
 
-    return jax.vmap(one)(jax.random.split(k_eval, num_learners), phi1)
+    # replicated result: every process (multi-host) can read all returns
+    return constrain_replicated(jax.vmap(one)(jax.random.split(k_eval, num_learners), phi1), mesh)
 
 
 def max_steps_of(env_params, default: int = 500) -> int:

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     from rlsl_jax.envs import make
     from rlsl_jax.evaluate import evaluate
     from rlsl_jax.experiments.common import plot_curve
-    from rlsl_jax.checkpoint import export_npz
+    from rlsl_jax.checkpoint import write_npz
     from rlsl_jax.networks import cartpole_learner
 
     if args.resume:
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     if main_process:
         plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "meta_epoch",
                    ["episode_return", "inner_lr"], f"PPMO {env_id} {env_kwargs} k={cfg.k} P={cfg.population}")
-        export_npz(args.out / "checkpoints", args.out / "dataset.npz")
+        write_npz(jax.device_get(state.dataset), metadata, args.out / "dataset.npz")
     summary = {"env_id": env_id, "env_kwargs": env_kwargs, "k": cfg.k, "population": cfg.population,
                "meta_epochs": int(state.meta_epoch), "train_wall_s": round(info["wall_s"], 2)}
     if args.eval_learners:
