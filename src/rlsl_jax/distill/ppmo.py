@@ -40,6 +40,7 @@ from rlsl_jax.envs.batched import VmapEnv
 from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
 from rlsl_jax.networks.mlp import mlp_apply, mlp_init
 from rlsl_jax.parallel import batch_sharding, check_divisible, constrain_batch, replicated
+from rlsl_jax.rl.config import RolloutPPOConfig
 from rlsl_jax.rl.gae import gae_advantages
 from rlsl_jax.rl.ppo import critic_spec, shuffle_minibatches
 from rlsl_jax.rl.ppo import make_optimizer as ppo_optimizer
@@ -48,30 +49,18 @@ from rlsl_jax.rl.rollout import RolloutCarry, categorical_act_fn, episode_stats,
 
 
 @dataclasses.dataclass(frozen=True)
-class PPMOConfig:
-    """Hyper-parameters of PPMO; defaults are the paper's Appendix A (cart-pole)."""
+class PPMOConfig(RolloutPPOConfig):
+    """Hyper-parameters of PPMO; defaults are the paper's Appendix A (cart-pole). The rollout,
+    GAE, PPO and optimiser fields are shared with direct PPO (``rl.config.RolloutPPOConfig``)."""
 
     k: int = field(2, "number of synthetic states in the distilled dataset")
     population: int = field(1, "learner initialisations sampled per meta-epoch (P; 1 = the paper)")
-    num_envs: int = field(10, "parallel environments per learner (E)")
-    rollout_steps: int = field(200, "environment steps per rollout (T); E*T transitions per learner")
-    update_epochs: int = field(4, "PPO epochs over each rollout")
-    minibatch_size: int = field(512, "target transitions per learner per minibatch; the rollout is split "
-                                     "into round(E*T / minibatch_size) equal minibatches")
-    gamma: float = field(0.99, "discount factor")
-    gae_lambda: float = field(0.95, "GAE lambda")
-    clip_eps: float = field(0.2, "PPO ratio clipping epsilon")
-    ent_coef: float = field(0.01, "entropy bonus weight")
     lr: float = field(2.5e-4, "Adam learning rate of the dataset (X, Y, inner lr)")
-    critic_lr: float = field(2.5e-4, "Adam learning rate of the critic")
-    adam_eps: float = field(1e-5, "Adam epsilon")
-    max_grad_norm: float = field(0.5, "global gradient-norm clip (dataset and critic, each)")
     init_inner_lr: float = field(0.02, "initial inner SGD learning rate")
-    normalize_advantages: bool = field(True, "normalise advantages per learner and minibatch")
-    critic_hidden: tuple[int, ...] = field((64, 64), "critic MLP hidden widths")
 
     def __post_init__(self):
-        for name in ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
+        super().__post_init__()
+        for name in ("k", "population"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
         if not self.init_inner_lr > 0:
@@ -79,16 +68,7 @@ class PPMOConfig:
 
     @property
     def transitions_per_learner(self) -> int:
-        return self.num_envs * self.rollout_steps
-
-    @property
-    def num_minibatches(self) -> int:
-        return max(1, round(self.transitions_per_learner / self.minibatch_size))
-
-    @property
-    def minibatch_len(self) -> int:
-        """Transitions per learner in one minibatch (a remainder, if any, is left out that epoch)."""
-        return self.transitions_per_learner // self.num_minibatches
+        return self.transitions_per_rollout
 
 
 @flax.struct.dataclass

@@ -38,13 +38,14 @@ from rlsl_jax.config import field
 from rlsl_jax.envs.batched import VmapEnv
 from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
 from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init
+from rlsl_jax.rl.config import RolloutPPOConfig
 from rlsl_jax.rl.gae import gae_advantages
 from rlsl_jax.rl.ppo_loss import categorical_entropy, categorical_log_prob, ppo_policy_loss, value_loss
 from rlsl_jax.rl.rollout import RolloutCarry, categorical_act_fn, episode_stats, init_rollout_carry, rollout
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(RolloutPPOConfig):
     """Hyper-parameters of direct PPO; defaults are PPMO's (the paper's Appendix A, cart-pole): per epoch
     10 envs x 200 steps, 4 PPO epochs x 4 minibatches of 500, Adam 2.5e-4, no annealing.
 
@@ -53,43 +54,18 @@ class PPOConfig:
     moment, so the mean over agents is ≈ 450–460, not ≥ 475; 16 minibatches (``minibatch_size=128``)
     or annealing did not change that significantly."""
 
-    num_envs: int = field(10, "parallel environments (E)")
-    rollout_steps: int = field(200, "environment steps per rollout (T); E*T transitions per epoch")
-    update_epochs: int = field(4, "PPO epochs over each rollout")
-    minibatch_size: int = field(512, "target transitions per minibatch; the rollout is split into "
-                                     "round(E*T / minibatch_size) equal minibatches")
-    gamma: float = field(0.99, "discount factor")
-    gae_lambda: float = field(0.95, "GAE lambda")
-    clip_eps: float = field(0.2, "PPO ratio clipping epsilon")
-    ent_coef: float = field(0.01, "entropy bonus weight")
     lr: float = field(2.5e-4, "Adam learning rate of the actor (the learner's parameters)")
-    critic_lr: float = field(2.5e-4, "Adam learning rate of the critic")
-    adam_eps: float = field(1e-5, "Adam epsilon")
-    max_grad_norm: float = field(0.5, "global gradient-norm clip (actor and critic, each)")
-    normalize_advantages: bool = field(True, "normalise advantages per minibatch")
     anneal_steps: int = field(0, "if > 0, anneal both learning rates linearly to 0 over this many env steps "
                                  "(PureJaxRL/CleanRL style); 0 = constant rates (PPMO's setting, the paper)")
-    critic_hidden: tuple[int, ...] = field((64, 64), "critic MLP hidden widths")
 
     def __post_init__(self):
-        for name in ("num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        super().__post_init__()
         if self.anneal_steps < 0:
             raise ValueError(f"anneal_steps must be >= 0 (got {self.anneal_steps})")
 
     @property
     def transitions_per_epoch(self) -> int:
-        return self.num_envs * self.rollout_steps
-
-    @property
-    def num_minibatches(self) -> int:
-        return max(1, round(self.transitions_per_epoch / self.minibatch_size))
-
-    @property
-    def minibatch_len(self) -> int:
-        """Transitions in one minibatch (a remainder, if any, is left out that epoch)."""
-        return self.transitions_per_epoch // self.num_minibatches
+        return self.transitions_per_rollout
 
     def epochs_for(self, total_steps: int) -> int:
         """PPO epochs needed for at least ``total_steps`` environment steps."""
