@@ -146,6 +146,7 @@ def distil_cell(cfg: PPMOConfig, n_dims: int, seeds: int, seed: int, meta_epochs
     from rlsl_jax.envs import make
     from rlsl_jax.evaluate import evaluate
     from rlsl_jax.experiments.ppo import chunk_plan
+    from rlsl_jax.rl.ppo import init_seeds
     from rlsl_jax.networks import cartpole_learner
 
     env, env_params = make("NDCartPole-v0", num_dims=n_dims)
@@ -153,7 +154,7 @@ def distil_cell(cfg: PPMOConfig, n_dims: int, seeds: int, seed: int, meta_epochs
     init, meta_step = make_meta_step(cfg, env, env_params, learner)
     base = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), n_dims), cfg.k)
     k_init, k_epochs, k_eval = jax.random.split(base, 3)
-    states = jax.jit(jax.vmap(init))(jax.random.split(k_init, seeds))
+    states = init_seeds(init, jax.random.split(k_init, seeds))
     seed_keys = jax.random.split(k_epochs, seeds)
     chunk_fn = jax.jit(jax.vmap(lambda s, ks: jax.lax.scan(meta_step, s, ks)))
     keys_of = jax.jit(jax.vmap(epoch_keys, in_axes=(0, None, None)), static_argnums=(1, 2))

@@ -101,14 +101,14 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
 
     from rlsl_jax.experiments.common import CSVLog
     from rlsl_jax.networks import cartpole_learner
-    from rlsl_jax.rl.ppo import epoch_keys, make_seed_chunk, make_train_step, policy_returns
+    from rlsl_jax.rl.ppo import epoch_keys, init_seeds, make_seed_chunk, make_train_step, policy_returns
 
     obs_dim = int(np.prod(env.observation_space(env_params).shape))
     learner = cartpole_learner(obs_dim, int(env.action_space(env_params).n))
     epochs = cfg.epochs_for(total_steps)
     init, step = make_train_step(cfg, env, env_params, learner)
     k_init, k_epochs, k_eval = jax.random.split(jax.random.key(seed), 3)
-    states = jax.jit(jax.vmap(init))(jax.random.split(k_init, seeds))
+    states = init_seeds(init, jax.random.split(k_init, seeds))
     seed_epoch_keys = jax.random.split(k_epochs, seeds)
     chunk_fn = make_seed_chunk(step)
     keys_of = jax.jit(jax.vmap(epoch_keys, in_axes=(0, None, None)), static_argnums=(1, 2))

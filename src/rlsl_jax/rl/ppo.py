@@ -193,6 +193,15 @@ def make_train_step(
     return init, jax.jit(step)
 
 
+def init_seeds(init: Callable, keys: jax.Array) -> Any:
+    """``init`` for every seed key, stacked. On CPU the seeds are mapped sequentially: their
+    orthogonal initialisers are QR decompositions, and several batched QRs in one XLA:CPU
+    computation can deadlock (DESIGN.md section 5)."""
+    if jax.default_backend() == "cpu":
+        return jax.jit(lambda ks: jax.lax.map(init, ks))(keys)
+    return jax.jit(jax.vmap(init))(keys)
+
+
 def make_seed_chunk(step: Callable) -> Callable:
     """``chunk(states[S], keys[S, n]) -> (states, metrics[S, n])``: n epochs of S independent seeds
     in ONE jitted call (vmap over seeds of a ``lax.scan`` over epochs)."""
@@ -224,6 +233,6 @@ def train(key: jax.Array, cfg: PPOConfig, env, env_params, num_epochs: int, num_
     """
     init, step = make_train_step(cfg, env, env_params, learner)
     k_init, k_epochs = jax.random.split(key)
-    states = jax.vmap(init)(jax.random.split(k_init, num_seeds))
+    states = init_seeds(init, jax.random.split(k_init, num_seeds))
     keys = jax.vmap(lambda k: epoch_keys(k, 0, num_epochs))(jax.random.split(k_epochs, num_seeds))
     return make_seed_chunk(step)(states, keys)
