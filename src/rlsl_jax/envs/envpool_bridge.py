@@ -61,14 +61,20 @@ TRAIN_KWARGS: dict[str, Any] = {"episodic_life": True, "reward_clip": True}
 EVAL_KWARGS: dict[str, Any] = {"episodic_life": False, "reward_clip": False}
 
 
-@functools.lru_cache(maxsize=1)
-def atari_ids() -> tuple[str, ...]:
-    """All envpool Atari task ids (e.g. "Pong-v5"), sorted; empty if envpool is not installed."""
+@functools.lru_cache(maxsize=None)
+def task_ids(family: str) -> tuple[str, ...]:
+    """envpool task ids registered under ``family`` (envpool's module, e.g. "envpool.atari",
+    "envpool.mujoco.gym"), sorted; empty if envpool is not installed."""
     try:
         from envpool.registration import registry
     except ImportError:
         return ()
-    return tuple(sorted(k for k, v in registry.specs.items() if v[0] == "envpool.atari"))
+    return tuple(sorted(k for k, v in registry.specs.items() if v[0] == family))
+
+
+def atari_ids() -> tuple[str, ...]:
+    """All envpool Atari task ids (e.g. "Pong-v5"), sorted; empty if envpool is not installed."""
+    return task_ids("envpool.atari")
 
 
 def require_envpool() -> None:
@@ -88,6 +94,46 @@ class EnvpoolState:
     finished_score: jax.Array  # float32 [B]: summed raw returns of games finished since the last drain
     finished_games: jax.Array  # int32 [B]: number of those games
     last_score: jax.Array      # float32 [B]: raw score of the last finished game (0 before any)
+
+
+def initial_state(handle: Any, num_envs: int) -> EnvpoolState:
+    """The state right after ``pool.reset()``: envpool's ``handle`` from ``pool.xla()``, zero scores."""
+    zeros = jnp.zeros((num_envs,), jnp.float32)
+    return EnvpoolState(jnp.asarray(handle), jnp.zeros((num_envs,), bool), zeros, zeros,
+                        jnp.zeros((num_envs,), jnp.int32), zeros)
+
+
+def check_host_call(key: Any, name: str) -> None:
+    if isinstance(key, jax.core.Tracer):
+        raise TypeError(f"{name}.reset is a host call and cannot run inside jit/vmap; call it outside "
+                        "(e.g. build the initial state eagerly) and jit only step()")
+
+
+def auto_reset(state: EnvpoolState, handle: jax.Array, reward: jax.Array, raw_reward: jax.Array,
+               terminated: jax.Array, truncated: jax.Array, game_over: jax.Array,
+               ) -> tuple[jax.Array, jax.Array, jax.Array, EnvpoolState]:
+    """envpool's next-call auto-reset as the module docstring describes it, and score tracking.
+
+    Args (all [B], from one envpool step): ``handle`` the new XLA token; ``reward`` the training
+    reward; ``raw_reward`` the reward the score sums; ``terminated``/``truncated`` envpool's flags;
+    ``game_over`` whether the scored game ended (Atari: ``info["terminated"]`` or truncation, so a
+    lost life does not end it; MuJoCo: ``terminated | truncated``).
+    -> (reward float32, terminated, truncated, new state): the call that only reset an env (its
+    action ignored) is reported terminated with reward 0 and is not scored.
+    """
+    was_reset = state.reset_next
+    score = state.score + jnp.where(was_reset, 0.0, raw_reward).astype(jnp.float32)
+    game_over = game_over & ~was_reset
+    new_state = EnvpoolState(
+        handle=handle,
+        reset_next=(terminated | truncated) & ~was_reset,
+        score=jnp.where(game_over, 0.0, score),
+        finished_score=state.finished_score + jnp.where(game_over, score, 0.0),
+        finished_games=state.finished_games + game_over.astype(jnp.int32),
+        last_score=jnp.where(game_over, score, state.last_score),
+    )
+    reward = jnp.where(was_reset, 0.0, reward).astype(jnp.float32)
+    return reward, terminated | was_reset, truncated & ~was_reset, new_state
 
 
 def drain_scores(state: EnvpoolState) -> tuple[EnvpoolState, dict[str, jax.Array]]:
@@ -146,34 +192,16 @@ class EnvpoolEnv:
     def reset(self, key: jax.Array | None = None) -> tuple[jax.Array, EnvpoolState]:
         """Resets all B envs (a host call: NOT jittable; ``key`` is ignored). -> (obs [B, 4, 84, 84]
         uint8, state)."""
-        if isinstance(key, jax.core.Tracer):
-            raise TypeError("EnvpoolEnv.reset is a host call and cannot run inside jit/vmap; call it outside "
-                            "(e.g. build the initial state eagerly) and jit only step()")
+        check_host_call(key, "EnvpoolEnv")
         obs, _ = self.pool.reset()
-        zeros = jnp.zeros((self.num_envs,), jnp.float32)
-        state = EnvpoolState(jnp.asarray(self._handle0), jnp.zeros((self.num_envs,), bool), zeros, zeros,
-                             jnp.zeros((self.num_envs,), jnp.int32), zeros)
-        return jnp.asarray(obs), state
+        return jnp.asarray(obs), initial_state(self._handle0, self.num_envs)
 
     def step(self, key: jax.Array, state: EnvpoolState, action: jax.Array) -> StepResult:
         """Steps all B envs with ``action`` [B] (jittable, not vmappable; ``key`` is unused)."""
         del key
         handle, (obs, reward, term, trunc, info) = self._xla_step(state.handle, action.astype(jnp.int32))
-        was_reset = state.reset_next                      # this call only reset those envs (action ignored)
-        terminated = term | was_reset
-        truncated = trunc & ~was_reset
-        reward = jnp.where(was_reset, 0.0, reward).astype(jnp.float32)
-        raw = jnp.where(was_reset, 0.0, info["reward"]).astype(jnp.float32)
-        game_over = ((info["terminated"] > 0) | trunc) & ~was_reset
-        score = state.score + raw
-        new_state = EnvpoolState(
-            handle=handle,
-            reset_next=(term | trunc) & ~was_reset,
-            score=jnp.where(game_over, 0.0, score),
-            finished_score=state.finished_score + jnp.where(game_over, score, 0.0),
-            finished_games=state.finished_games + game_over.astype(jnp.int32),
-            last_score=jnp.where(game_over, score, state.last_score),
-        )
+        reward, terminated, truncated, new_state = auto_reset(
+            state, handle, reward, info["reward"], term, trunc, (info["terminated"] > 0) | trunc)
         return StepResult(obs, new_state, reward, terminated, truncated, obs)
 
 

@@ -9,7 +9,8 @@ Ids "envpool/<task>" (e.g. "envpool/Centipede-v5", any envpool Atari id) return 
 batched env, ``(envs.envpool_bridge.EnvpoolEnv, None)``: ``make("envpool/Pong-v5", num_envs=B,
 **envpool_options)`` (envpool's XLA step cannot be vmapped, so the pool itself is the batch).
 They are not in :func:`list_envs` (envpool is optional and has 100+ Atari ids); see
-``envs.envpool_bridge.atari_ids()``.
+``envs.envpool_bridge.atari_ids()``. envpool MuJoCo ids ("envpool/Ant-v4", any of
+``envs.envpool_mujoco.mujoco_ids()``) return ``(envs.envpool_mujoco.EnvpoolMujocoEnv, None)`` the same way.
 """
 
 import dataclasses
@@ -70,12 +71,15 @@ def make(env_id: str, **kwargs: Any) -> tuple[Environment, Any]:
         return _REGISTRY[env_id](**kwargs)
     if env_id.startswith("envpool/"):
         from rlsl_jax.envs.envpool_bridge import atari_ids, make_envpool, require_envpool
+        from rlsl_jax.envs.envpool_mujoco import make_envpool_mujoco, mujoco_ids
 
         require_envpool()
         task = env_id[len("envpool/"):]
+        if task in mujoco_ids():
+            return make_envpool_mujoco(task, **kwargs)
         if task not in atari_ids():
-            raise ValueError(f"Unknown envpool Atari id {task!r}; valid: "
-                             f"{', '.join('envpool/' + t for t in atari_ids())}")
+            raise ValueError(f"Unknown envpool id {task!r}; valid: "
+                             f"{', '.join('envpool/' + t for t in mujoco_ids() + atari_ids())}")
         return make_envpool(task, **kwargs)
     if env_id in gymnax.registered_envs:
         try:
