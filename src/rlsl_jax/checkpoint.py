@@ -44,6 +44,8 @@ def _dataset_tree(ds: Any) -> dict:
         tree = {"x": ds.x, "y": ds.y, "inner_lr": ds.inner_lr}
         if ds.encoder is not None:
             tree["encoder"] = ds.encoder
+        if ds.log_std is not None:
+            tree["log_std"] = ds.log_std
         return tree
     return dict(ds)
 
@@ -161,10 +163,13 @@ def load_dataset(path: str | os.PathLike, step: int | None = None, *,
             if missing:
                 raise ValueError(f"{path}: npz lacks {sorted(missing)}; expected arrays x, y, inner_lr")
             ds = Dataset(x=np.asarray(z["x"], np.float32), y=np.asarray(z["y"], np.float32),
-                         inner_lr=np.asarray(z["inner_lr"], np.float32).reshape(()), encoder=_npz_encoder(z))
+                         inner_lr=np.asarray(z["inner_lr"], np.float32).reshape(()), encoder=_npz_encoder(z),
+                         log_std=np.asarray(z["log_std"], np.float32) if "log_std" in z.files else None)
             meta = {"source": "npz", "path": str(path), "k": int(ds.x.shape[0])}
             for name in z.files:
-                if name not in ("x", "y", "inner_lr") and z[name].ndim == 0:
+                if name.startswith("obs_"):  # observation normaliser statistics (continuous control)
+                    meta.setdefault("extra", {})[name] = np.asarray(z[name])
+                elif name not in ("x", "y", "inner_lr") and z[name].ndim == 0:
                     meta[name] = z[name].item()
         if expect_encoder is not _UNCHECKED:
             check_encoder(ds.encoder, expect_encoder, str(path), meta)
@@ -178,7 +183,8 @@ def load_dataset(path: str | os.PathLike, step: int | None = None, *,
         out = mngr.restore(step, args=ocp.args.Composite(
             dataset=ocp.args.StandardRestore(), metadata=ocp.args.JsonRestore()))
     tree = jax.tree.map(np.asarray, dict(out["dataset"]))
-    ds = Dataset(x=tree.pop("x"), y=tree.pop("y"), inner_lr=tree.pop("inner_lr"), encoder=tree.pop("encoder", None))
+    ds = Dataset(x=tree.pop("x"), y=tree.pop("y"), inner_lr=tree.pop("inner_lr"), encoder=tree.pop("encoder", None),
+                 log_std=tree.pop("log_std", None))
     meta = {**dict(out["metadata"]), "source": "orbax", "path": str(run_dir), "step": int(step)}
     if tree:
         meta["extra"] = tree
@@ -197,7 +203,9 @@ def write_npz(ds: Dataset, meta: dict, out: str | os.PathLike) -> Path:
     """Writes ``ds`` as npz with float32 ``x``, ``y``, ``inner_lr`` (the format of the paper
     authors' published datasets, shared/refdata/README.md), plus ``k`` and, for N-D cart-pole,
     ``dims`` (from ``meta``); an encoder (a list of per-layer dicts) as ``encoder.<i>.<name>`` and
-    its rollback layer as ``encoder_layer``. Written to a temporary file, then renamed into place."""
+    its rollback layer as ``encoder_layer``; for continuous actions the log-std target as ``log_std``
+    and the observation normaliser's statistics (``meta["extra"]``) as ``obs_mean``, ``obs_var``,
+    ``obs_count``. Written to a temporary file, then renamed into place."""
     out = Path(out)
     arrays = {"x": np.asarray(ds.x, np.float32), "y": np.asarray(ds.y, np.float32),
               "inner_lr": np.asarray(ds.inner_lr, np.float32), "k": np.int64(ds.x.shape[0])}
@@ -211,6 +219,11 @@ def write_npz(ds: Dataset, meta: dict, out: str | os.PathLike) -> Path:
         layer_idx = (meta.get("encoder") or {}).get("layer")
         if layer_idx is not None:
             arrays["encoder_layer"] = np.int64(layer_idx)
+    if ds.log_std is not None:
+        arrays["log_std"] = np.asarray(ds.log_std, np.float32)
+    for name, arr in (meta.get("extra") or {}).items():
+        if name.startswith("obs_"):
+            arrays[name] = np.asarray(arr, np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.npz")
     np.savez(tmp, **arrays)

@@ -23,12 +23,15 @@ class Dataset:
     """θ: ``x`` [k, *obs_shape] synthetic states, ``y`` [k, out] soft targets (raw, never
     softmaxed), ``inner_lr`` [] the one SGD step's learning rate; ``encoder`` the parameters ξ of
     the encoder layers under encoder rollback (None without one). ξ lives in θ so that the
-    dataset's optimiser trains it by the outer loss and checkpoints store it with X and Y."""
+    dataset's optimiser trains it by the outer loss and checkpoints store it with X and Y.
+    ``log_std`` (continuous actions only): the target the inner step fits the Gaussian learner's
+    state-independent log-std to (MSE), learned by the outer loss like X and Y."""
 
     x: jax.Array
     y: jax.Array
     inner_lr: jax.Array
     encoder: Any = None
+    log_std: Any = None   # [act] log-std TARGET of continuous-action (Gaussian) learners; None if discrete
 
     @property
     def k(self) -> int:
@@ -36,8 +39,11 @@ class Dataset:
 
 
 def init_dataset(key: jax.Array, k: int, obs_shape: tuple[int, ...] | int, out_dim: int,
-                 inner_lr: float = 0.02) -> Dataset:
-    """X, Y ~ N(0, 1); η = ``inner_lr`` (paper: 0.02)."""
+                 inner_lr: float = 0.02, continuous: bool = False) -> Dataset:
+    """X, Y ~ N(0, 1); η = ``inner_lr`` (paper: 0.02). With ``continuous`` (Gaussian learners), Y
+    are action-mean targets and the log-std target [out_dim] starts at 0, the learners' own
+    initial log-std, so the inner step starts with no pull on the exploration noise (a random
+    N(0, 1) target would start every learner with a random per-dimension σ)."""
     if k < 1:
         raise ValueError(f"k must be >= 1 (got {k})")
     obs_shape = (obs_shape,) if isinstance(obs_shape, int) else tuple(obs_shape)
@@ -46,6 +52,7 @@ def init_dataset(key: jax.Array, k: int, obs_shape: tuple[int, ...] | int, out_d
         x=jax.random.normal(kx, (k, *obs_shape), jnp.float32),
         y=jax.random.normal(ky, (k, out_dim), jnp.float32),
         inner_lr=jnp.asarray(inner_lr, jnp.float32),
+        log_std=jnp.zeros((out_dim,), jnp.float32) if continuous else None,
     )
 
 

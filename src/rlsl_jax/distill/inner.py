@@ -13,8 +13,13 @@ ApplyFn = Callable[[Any, jax.Array], jax.Array]
 
 
 def inner_loss(apply_fn: ApplyFn, params: Any, ds: Dataset) -> jax.Array:
-    """mean over all k × c entries of (learner(X) − Y)²."""
-    return jnp.mean((apply_fn(params, ds.x) - ds.y) ** 2)
+    """mean over all k × c entries of (learner(X) − Y)²; for a Gaussian learner (``ds.log_std`` set,
+    ``params["log_std"]`` its state-independent log-std) plus mean over the D action dimensions
+    of (log_std − ds.log_std)²."""
+    loss = jnp.mean((apply_fn(params, ds.x) - ds.y) ** 2)
+    if ds.log_std is not None:
+        loss = loss + jnp.mean((params["log_std"] - ds.log_std) ** 2)
+    return loss
 
 
 def inner_step(apply_fn: ApplyFn, params: Any, ds: Dataset) -> Any:

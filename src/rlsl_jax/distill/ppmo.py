@@ -37,15 +37,16 @@ from rlsl_jax.config import field
 from rlsl_jax.distill.dataset import Dataset, init_dataset, project
 from rlsl_jax.distill.inner import inner_step
 from rlsl_jax.envs.batched import VmapEnv
-from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
+from rlsl_jax.networks.learners import LearnerDist
 from rlsl_jax.networks.mlp import mlp_apply, mlp_init
 from rlsl_jax.parallel import batch_sharding, check_divisible, constrain_batch, replicated
 from rlsl_jax.rl.config import RolloutPPOConfig
 from rlsl_jax.rl.gae import gae_advantages
 from rlsl_jax.rl.ppo import critic_spec, shuffle_minibatches
 from rlsl_jax.rl.ppo import make_optimizer as ppo_optimizer
-from rlsl_jax.rl.ppo_loss import categorical_entropy, categorical_log_prob, ppo_policy_loss, value_loss
-from rlsl_jax.rl.rollout import RolloutCarry, categorical_act_fn, episode_stats, init_rollout_carry, rollout
+from rlsl_jax.rl.ppo import default_learner
+from rlsl_jax.rl.ppo_loss import action_dist_of, policy_fn_of, ppo_policy_loss, value_loss
+from rlsl_jax.rl.rollout import RolloutCarry, dist_act_fn, episode_stats, init_rollout_carry, rollout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,14 +109,15 @@ def meta_policy_loss(ds: Dataset, learner: LearnerDist, phi: Any, obs: jax.Array
     Each learner's φ'_p(θ) is recomputed from its initialisation ``phi[p]`` by the inner step, then
     the PPO clipped loss (minus the entropy bonus) is taken on its own samples; the result is
     the mean over learners. Shapes: phi stacked [P, ...]; obs [P, L, obs]; actions, old_log_prob,
-    advantages [P, L]. Returns (loss, mean aux metrics). With ``encoder_apply`` the learners act on
+    advantages [P, L] (actions [P, L, D] for a Gaussian learner). Returns (loss, mean aux metrics). With ``encoder_apply`` the learners act on
     ``encoder_apply(ds.encoder, ·)`` (encoder rollback; the encoder gets the outer gradient).
     """
-    policy = policy_apply(learner.apply, encoder_apply)
+    policy = policy_apply(policy_fn_of(learner), encoder_apply)
+    adist = action_dist_of(learner)
 
     def one(phi_p, obs_p, act_p, old_p, adv_p):
-        logits = policy(ds, adapted_params(ds, phi_p, learner.apply, encoder_apply), obs_p)
-        return ppo_policy_loss(categorical_log_prob(logits, act_p), old_p, adv_p, categorical_entropy(logits),
+        dp = policy(ds, adapted_params(ds, phi_p, learner.apply, encoder_apply), obs_p)
+        return ppo_policy_loss(adist.log_prob(dp, act_p), old_p, adv_p, adist.entropy(dp),
                                cfg.clip_eps, cfg.ent_coef, cfg.normalize_advantages)
 
     losses, aux = jax.vmap(one)(phi, obs, actions, old_log_prob, advantages)
@@ -133,7 +135,9 @@ def make_meta_step(
     encoder: tuple[Callable, Callable] | None = None,
     mesh: Mesh | None = None,
 ) -> tuple[Callable[[jax.Array], PPMOState], Callable[[PPMOState, jax.Array], tuple[PPMOState, dict]]]:
-    """Builds ``(init, meta_step)`` for a gymnax-style discrete-action ``env``.
+    """Builds ``(init, meta_step)`` for a gymnax-style ``env``: discrete actions (categorical
+    learner, Λ by default) or continuous ones (a Box action space: Gaussian learner,
+    ``networks.gaussian.mujoco_learner`` by default; the dataset then carries a log-std target).
 
     ``init(key) -> PPMOState``; ``meta_step(state, key) -> (state, metrics)`` is jitted and does
     one whole meta-epoch; its metrics are scalars. Run chunks of meta-steps with ``make_chunk``.
@@ -153,8 +157,10 @@ def make_meta_step(
     """
     spaces = benv if benv is not None else env
     obs_shape = tuple(spaces.observation_space(env_params).shape)
-    num_actions = int(spaces.action_space(env_params).n)
-    learner = learner or cartpole_learner(math.prod(obs_shape), num_actions)
+    space = spaces.action_space(env_params)
+    num_actions = int(space.n) if hasattr(space, "n") else math.prod(space.shape)  # logits or action means
+    learner = learner or default_learner(math.prod(obs_shape), space)
+    adist = action_dist_of(learner)
     P, E, T = cfg.population, cfg.num_envs, cfg.rollout_steps
     N, M, L = cfg.transitions_per_learner, cfg.num_minibatches, cfg.minibatch_len
     check_divisible(P, mesh, "population")
@@ -164,7 +170,7 @@ def make_meta_step(
         raise ValueError(f"benv has {benv.num_envs} envs; PPMO needs population * num_envs = {P * E}")
     ds_tx, critic_tx = make_optimizer(cfg.lr, cfg), make_optimizer(cfg.critic_lr, cfg)
     enc_init, enc_apply = encoder if encoder is not None else (None, None)
-    policy = policy_apply(learner.apply, enc_apply)
+    policy = policy_apply(policy_fn_of(learner), enc_apply)
 
     if critic is None:
         spec = critic_spec(math.prod(obs_shape), cfg.critic_hidden)
@@ -179,7 +185,7 @@ def make_meta_step(
 
     def init(key: jax.Array) -> PPMOState:
         k_ds, k_critic, k_env = jax.random.split(key, 3)
-        ds = init_dataset(k_ds, cfg.k, obs_shape, num_actions, cfg.init_inner_lr)
+        ds = init_dataset(k_ds, cfg.k, obs_shape, num_actions, cfg.init_inner_lr, continuous=adist.continuous)
         if enc_init is not None:
             ds = ds.replace(encoder=enc_init(jax.random.fold_in(k_ds, 1)))
         critic = critic_init(k_critic)
@@ -200,11 +206,12 @@ def make_meta_step(
                          axis_size=P)  # axis_size: a learner may have no parameters (l = 5)
         phi1 = adapt(phi, state.dataset)
 
-        def logits_fn(obs):  # [P*E, *obs] -> [P*E, A]
+        def dist_fn(obs):  # [P*E, *obs] -> logits [P*E, A] (or means, log-stds [P*E, D])
             o = obs.reshape(P, E, *obs.shape[1:])
-            return jax.vmap(lambda p, x: policy(state.dataset, p, x))(phi1, o).reshape(P * E, num_actions)
+            out = jax.vmap(lambda p, x: policy(state.dataset, p, x))(phi1, o)
+            return jax.tree.map(lambda a: a.reshape(P * E, num_actions), out)
 
-        carry, traj = rollout(k_roll, state.carry, categorical_act_fn(logits_fn),
+        carry, traj = rollout(k_roll, state.carry, dist_act_fn(adist, dist_fn),
                               lambda o: critic_value(state.critic, o), benv, T)
         gae = jax.vmap(gae_advantages, in_axes=(1, 1, 1, 1, 1, None, None), out_axes=1)
         adv, ret = gae(traj.reward, traj.value, traj.next_value, traj.terminated, traj.done,

@@ -40,8 +40,8 @@ from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
 from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init
 from rlsl_jax.rl.config import RolloutPPOConfig
 from rlsl_jax.rl.gae import gae_advantages
-from rlsl_jax.rl.ppo_loss import categorical_entropy, categorical_log_prob, ppo_policy_loss, value_loss
-from rlsl_jax.rl.rollout import RolloutCarry, categorical_act_fn, episode_stats, init_rollout_carry, rollout
+from rlsl_jax.rl.ppo_loss import action_dist_of, policy_fn_of, ppo_policy_loss, value_loss
+from rlsl_jax.rl.rollout import RolloutCarry, dist_act_fn, episode_stats, init_rollout_carry, rollout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,21 +121,33 @@ def make_train_step(
     env,
     env_params,
     learner: LearnerDist | None = None,
+    *,
+    benv=None,
 ) -> tuple[Callable[[jax.Array], PPOState], Callable[[PPOState, jax.Array], tuple[PPOState, dict]]]:
-    """Builds ``(init, step)`` for a gymnax-style discrete-action ``env``.
+    """Builds ``(init, step)`` for a gymnax-style ``env`` (or a batched ``benv`` of exactly E envs,
+    e.g. ``make("brax/hopper", num_envs=E)``; ``env``/``env_params`` may then be None).
+
+    Discrete action spaces get a categorical policy (default learner Λ); continuous (Box) ones a
+    diagonal Gaussian (default ``networks.gaussian.mujoco_learner``: the same MLP giving action
+    means, plus a state-independent log-std); the learner's ``action_dist`` decides.
 
     ``init(key) -> PPOState`` draws the actor from ``learner`` (default Λ, the cart-pole learner
     α_c), the critic and E env states; ``step(state, key) -> (state, metrics)`` is jitted and does
     one PPO epoch (E·T transitions, ``update_epochs`` × M minibatch updates); metrics are scalars.
     Both are vmappable over seeds.
     """
-    obs_shape = tuple(env.observation_space(env_params).shape)
+    spaces = benv if benv is not None else env
+    obs_shape = tuple(spaces.observation_space(env_params).shape)
     obs_dim = math.prod(obs_shape)
-    num_actions = int(env.action_space(env_params).n)
-    learner = learner or cartpole_learner(obs_dim, num_actions)
+    learner = learner or default_learner(obs_dim, spaces.action_space(env_params))
+    adist, policy_fn = action_dist_of(learner), policy_fn_of(learner)
+    init_actor = getattr(learner, "init_params", None) or (lambda k: mlp_init(k, learner.spec))
     c_spec = critic_spec(obs_dim, cfg.critic_hidden)
     E, T, M, L = cfg.num_envs, cfg.rollout_steps, cfg.num_minibatches, cfg.minibatch_len
-    benv = VmapEnv(env, env_params, E)
+    if benv is None:
+        benv = VmapEnv(env, env_params, E)
+    elif benv.num_envs != E:
+        raise ValueError(f"benv has {benv.num_envs} envs; PPO needs num_envs = {E}")
     anneal = cfg.epochs_for(cfg.anneal_steps) * cfg.update_epochs * M if cfg.anneal_steps else 0
     actor_tx = make_optimizer(cfg.lr, cfg.max_grad_norm, cfg.adam_eps, anneal)
     critic_tx = make_optimizer(cfg.critic_lr, cfg.max_grad_norm, cfg.adam_eps, anneal)
@@ -148,15 +160,15 @@ def make_train_step(
 
     def init(key: jax.Array) -> PPOState:
         k_actor, k_critic, k_env = jax.random.split(key, 3)
-        actor = mlp_init(k_actor, learner.spec)
+        actor = init_actor(k_actor)
         critic = mlp_init(k_critic, c_spec)
         return PPOState(actor, critic, actor_tx.init(actor), critic_tx.init(critic),
                         init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
 
     def actor_loss(actor, mb):
         obs, act, old_lp, adv, _ = mb
-        logits = learner.apply(actor, flat_obs(obs))
-        return ppo_policy_loss(categorical_log_prob(logits, act), old_lp, adv, categorical_entropy(logits),
+        dp = policy_fn(actor, flat_obs(obs))
+        return ppo_policy_loss(adist.log_prob(dp, act), old_lp, adv, adist.entropy(dp),
                                cfg.clip_eps, cfg.ent_coef, cfg.normalize_advantages)
 
     def critic_loss(critic, mb):
@@ -175,7 +187,7 @@ def make_train_step(
 
     def step(state: PPOState, key: jax.Array) -> tuple[PPOState, dict]:
         k_roll, k_upd = jax.random.split(key)
-        act_fn = categorical_act_fn(lambda o: learner.apply(state.actor, flat_obs(o)))
+        act_fn = dist_act_fn(adist, lambda o: policy_fn(state.actor, flat_obs(o)))
         carry, traj = rollout(k_roll, state.carry, act_fn, lambda o: critic_value(state.critic, o), benv, T)
         gae = jax.vmap(gae_advantages, in_axes=(1, 1, 1, 1, 1, None, None), out_axes=1)
         adv, ret = gae(traj.reward, traj.value, traj.next_value, traj.terminated, traj.done,
@@ -191,6 +203,15 @@ def make_train_step(
         return PPOState(actor, critic, a_opt, c_opt, carry, state.epoch + 1), metrics
 
     return init, jax.jit(step)
+
+
+def default_learner(obs_dim: int, action_space) -> Any:
+    """Λ for a discrete action space (``cartpole_learner``), ``mujoco_learner`` for a Box."""
+    if hasattr(action_space, "n"):
+        return cartpole_learner(obs_dim, int(action_space.n))
+    from rlsl_jax.networks.gaussian import mujoco_learner
+
+    return mujoco_learner(obs_dim, math.prod(action_space.shape))
 
 
 def init_seeds(init: Callable, keys: jax.Array) -> Any:

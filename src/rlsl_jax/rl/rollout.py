@@ -19,7 +19,7 @@ class Transition(NamedTuple):
     """One step of B environments; a rollout stacks these to [T, B, ...]."""
 
     obs: jax.Array           # [B, *obs] s_t
-    action: jax.Array        # [B] a_t
+    action: jax.Array        # [B] a_t ([B, D] for continuous actions)
     log_prob: jax.Array      # [B] log π_old(a_t | s_t)
     value: jax.Array         # [B] V(s_t)
     next_value: jax.Array    # [B] V(s'_t) of the true successor (bootstraps truncations)
@@ -80,6 +80,15 @@ def categorical_act_fn(logits_fn: Callable[[jax.Array], jax.Array]) -> ActFn:
         logits = logits_fn(obs)
         action = jax.random.categorical(key, logits, axis=-1)
         return action, categorical_log_prob(logits, action)
+
+    return act
+
+
+def dist_act_fn(action_dist, dist_fn: Callable[[jax.Array], Any]) -> ActFn:
+    """Samples a ~ ``action_dist`` with parameters ``dist_fn(obs)`` (logits, or (mean, log-std)
+    for ``ppo_loss.DiagGaussian``) and returns (a, log π(a|s))."""
+    def act(key, obs):
+        return action_dist.sample(key, dist_fn(obs))
 
     return act
 
