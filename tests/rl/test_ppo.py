@@ -102,47 +102,6 @@ def test_annealing_reaches_zero_learning_rate():
     np.testing.assert_array_equal(s3.actor[0]["w"], s.actor[0]["w"])
 
 
-def test_combined_loss_is_one_optimiser_over_both_networks():
-    env, params = make("NDCartPole-v0", num_dims=1)
-    key, k_step = jax.random.key(4), jax.random.key(5)
-    loose = dataclasses.replace(TINY, max_grad_norm=1e9)  # the clip never binds
-    runs = {}
-    for name, cfg in {"two": loose, "one": dataclasses.replace(loose, combined_loss=True),
-                      "one_clipped": dataclasses.replace(TINY, combined_loss=True, max_grad_norm=1e-3)}.items():
-        init, step = make_train_step(cfg, env, params)
-        s0 = init(key)
-        runs[name] = (s0, step(s0, k_step)[0])
-    s0, one = runs["one"]
-    assert s0.critic_opt == () and len(jax.tree.leaves(s0.actor_opt)) > len(jax.tree.leaves(runs["two"][0].actor_opt))
-    # Adam is per parameter: without a binding clip, the one optimiser moves the actor exactly as the
-    # actor's own optimiser does (the critic differs only through vf_coef vs Adam's eps).
-    two = runs["two"][1]
-    for a, b in zip(jax.tree.leaves(one.actor), jax.tree.leaves(two.actor)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    assert not np.allclose(one.critic[-1]["w"], s0.critic[-1]["w"])
-    # ONE global-norm clip over both gradients: the (large) value gradient shrinks the actor's step.
-    clipped = runs["one_clipped"][1]
-    moved = lambda s: float(sum(jnp.abs(a - b).sum() for a, b in zip(jax.tree.leaves(s.actor),  # noqa: E731
-                                                                      jax.tree.leaves(s0.actor))))
-    assert 0 < moved(clipped) < moved(one)
-
-
-def test_value_clipping_and_truncation_options_change_the_update():
-    env, params = make("NDCartPole-v0", num_dims=1, max_steps_in_episode=5)  # truncations in every rollout
-    key, k_step = jax.random.key(6), jax.random.key(7)
-    out = {}
-    for name, kw in {"base": {}, "clip_value": {"clip_value": True},
-                     "no_bootstrap": {"bootstrap_truncation": False}}.items():
-        # a large critic rate so that its predictions move by more than clip_eps within one epoch
-        init, step = make_train_step(dataclasses.replace(TINY, critic_lr=0.05, **kw), env, params)
-        out[name] = step(init(key), k_step)[0]
-    base = out["base"]
-    for name in ("clip_value", "no_bootstrap"):
-        assert not np.allclose(out[name].critic[-1]["w"], base.critic[-1]["w"]), name
-    # value clipping touches the critic only (two separate optimisers)
-    np.testing.assert_array_equal(out["clip_value"].actor[0]["w"], base.actor[0]["w"])
-
-
 @pytest.mark.slow
 def test_ppo_learns_1d_cartpole():
     """4 agents, 60k env steps each (30 epochs, ~20 s on 2 CPU cores): random play scores ~22."""
