@@ -11,6 +11,10 @@ batched env, ``(envs.envpool_bridge.EnvpoolEnv, None)``: ``make("envpool/Pong-v5
 They are not in :func:`list_envs` (envpool is optional and has 100+ Atari ids); see
 ``envs.envpool_bridge.atari_ids()``. envpool MuJoCo ids ("envpool/Ant-v4", any of
 ``envs.envpool_mujoco.mujoco_ids()``) return ``(envs.envpool_mujoco.EnvpoolMujocoEnv, None)`` the same way.
+
+Ids "brax/<name>" (ant, halfcheetah, hopper, humanoid, humanoidstandup, inverted_double_pendulum,
+reacher, walker2d) return an already batched, pure-JAX (vmappable) env, ``(envs.brax_bridge.BraxEnv,
+None)``: ``make("brax/hopper", num_envs=B, backend="mjx", episode_length=1000)`` (mjx is the default).
 """
 
 import dataclasses
@@ -69,6 +73,13 @@ def make(env_id: str, **kwargs: Any) -> tuple[Environment, Any]:
     """
     if env_id in _REGISTRY:
         return _REGISTRY[env_id](**kwargs)
+    if env_id.startswith("brax/"):
+        from rlsl_jax.envs.brax_bridge import BRAX_ENVS, make_brax
+
+        name = env_id[len("brax/"):]
+        if name not in BRAX_ENVS:
+            raise ValueError(f"Unknown brax env {name!r}; valid: {', '.join('brax/' + n for n in BRAX_ENVS)}")
+        return make_brax(name, **kwargs)
     if env_id.startswith("envpool/"):
         from rlsl_jax.envs.envpool_bridge import atari_ids, make_envpool, require_envpool
         from rlsl_jax.envs.envpool_mujoco import make_envpool_mujoco, mujoco_ids
