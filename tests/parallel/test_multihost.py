@@ -1,5 +1,5 @@
 """Two local processes (jax.distributed + gloo on CPU) run the cartpole CLI through rlsl_jax.launch
-and give the single-process, two-device numbers. Opt-in (RLSL_MULTIHOST_TEST=1): it opens a local
+and through its own --distributed flag, and give the single-process, two-device numbers. Opt-in (RLSL_MULTIHOST_TEST=1): it opens a local
 TCP port and takes ~1 minute; the lead ran it on 2026-11-24 (2-core CPU, jax 0.10.2): passed."""
 
 import json
@@ -18,15 +18,21 @@ ARGS = ["--devices", "0", "--dims", "1", "--k", "2", "--population", "2", "--met
 
 
 @pytest.mark.skipif(os.environ.get("RLSL_MULTIHOST_TEST") != "1", reason="opt-in: set RLSL_MULTIHOST_TEST=1")
-def test_two_processes_match_one_process_with_two_devices(tmp_path):
+@pytest.mark.parametrize("via", ["launch", "flag"])
+def test_two_processes_match_one_process_with_two_devices(tmp_path, via):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), JAX_PLATFORMS="cpu")
-    procs = [subprocess.Popen([sys.executable, "-m", "rlsl_jax.launch", "--coordinator", f"127.0.0.1:{port}",
-                               "--num-processes", "2", "--process-id", str(i), "rlsl_jax.experiments.cartpole",
-                               *ARGS, "--out", str(tmp_path / "multi")], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+
+    def cmd(i):
+        cluster = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)]
+        if via == "launch":
+            return ["-m", "rlsl_jax.launch", *cluster, "rlsl_jax.experiments.cartpole", *ARGS]
+        return ["-m", "rlsl_jax.experiments.cartpole", *ARGS, "--distributed", *cluster]
+
+    procs = [subprocess.Popen([sys.executable, *cmd(i), "--out", str(tmp_path / "multi")], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
     env1 = dict(env, XLA_FLAGS="--xla_force_host_platform_device_count=2")

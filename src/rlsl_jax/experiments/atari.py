@@ -37,7 +37,7 @@ from pathlib import Path
 
 from rlsl_jax.config import add_config_args, config_from_args, config_from_dict, config_to_dict
 from rlsl_jax.distill.ppmo import PPMOConfig
-from rlsl_jax.experiments.common import UsageError, run_main, write_json
+from rlsl_jax.experiments.common import UsageError, add_parallel_args, run_main, setup_parallel, write_json
 
 NUM_LAYERS = 5
 KMIN_TABLE5 = {"Centipede": 10, "MsPacman": 6, "Pong": 4, "SpaceInvaders": 4}
@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop the evaluation after this many agent steps even if games are still running "
                         "(their partial scores are then reported as truncated); 0 = play every game to its end")
     add_config_args(p, PPMOConfig, skip=SKIP_FIELDS)
+    # no --devices: envpool's step is an XLA custom call with side effects that XLA's SPMD partitioner
+    # cannot place on a multi-device mesh ("Side-effect HLO must have sharding"); see README
+    add_parallel_args(p, devices=False)
     p.set_defaults(k=None, **ATARI_DEFAULTS)
     return p
 
@@ -300,6 +303,13 @@ def make_atari_meta_step(cfg: PPMOConfig, task: str, layer: int, seed: int, env_
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    setup_parallel(args)  # --distributed: before envpool is imported
+    if args.distributed:
+        import jax
+
+        if jax.process_count() > 1:
+            raise UsageError(f"--distributed with {jax.process_count()} processes: the Atari CLI runs on one "
+                             f"device (envpool's XLA step cannot be sharded over a mesh yet); start one process")
     validate(args)
     if args.eval is not None:
         return run_eval(args)

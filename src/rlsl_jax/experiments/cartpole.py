@@ -17,7 +17,8 @@ from pathlib import Path
 
 from rlsl_jax.config import add_config_args, config_from_args, config_from_dict, config_to_dict
 from rlsl_jax.distill.ppmo import PPMOConfig
-from rlsl_jax.experiments.common import UsageError, add_parallel_args, run_main, setup_parallel, write_json
+from rlsl_jax.experiments.common import (UsageError, add_parallel_args, is_main_process, run_main, setup_parallel,
+                                         write_json)
 
 CARTPOLE_ID = "NDCartPole-v0"
 
@@ -64,8 +65,6 @@ def validate(args) -> None:
     for name in ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
-    if args.devices < 0:
-        raise UsageError(f"--devices must be >= 0 (got {args.devices})")
     if args.meta_epochs < 0 or args.chunk < 1 or args.checkpoint_every < 1 or args.eval_learners < 0:
         raise UsageError("--meta-epochs must be >= 0, --chunk and --checkpoint-every >= 1, --eval-learners >= 0")
     if not args.time_scale > 0:
@@ -93,9 +92,8 @@ def env_kwargs_for(env_id: str, dims: int, time_scale: float) -> dict:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     validate(args)
-    mesh = setup_parallel(args)
-    from rlsl_jax.parallel import is_main_process
-
+    # --resume reuses the saved population; setup_parallel checks it after the config is known
+    mesh = setup_parallel(args, None if args.resume else {"--population": args.population})
     main_process = is_main_process()
     check_env(args)
     if main_process:
@@ -139,9 +137,9 @@ def main(argv: list[str] | None = None) -> None:
         write_json(args.out / "run.json", {"env_id": env_id, "env_kwargs": env_kwargs, "seed": seed,
                                            "config": config_to_dict(cfg)})
 
-    if mesh is not None and (cfg.population % mesh.size or args.eval_learners % mesh.size):
-        raise UsageError(f"--population ({cfg.population}) and --eval-learners ({args.eval_learners}) must be "
-                         f"multiples of the device count ({mesh.size})")
+    if mesh is not None and cfg.population % mesh.size:  # (k-shot evaluation pads its learners itself)
+        raise UsageError(f"the run's population ({cfg.population}) must be a multiple of the device count "
+                         f"({mesh.size})")
     init, meta_step = make_meta_step(cfg, env, env_params, learner, mesh=mesh)
     state, info = runner.run(init, meta_step, out_dir=args.out, meta_epochs=args.meta_epochs, seed=seed,
                              metadata=metadata, resume=args.resume, chunk=args.chunk,

@@ -101,20 +101,68 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def add_parallel_args(parser) -> None:
-    """--devices: shard over several local devices (see rlsl_jax.parallel)."""
-    g = parser.add_argument_group("parallel execution")
-    g.add_argument("--devices", type=int, default=1,
-                   help="shard learners and envs over this many devices (0 = all devices)")
+def add_parallel_args(parser, devices: bool = True, what: str = "learners and envs") -> None:
+    """--devices (shard over a device mesh, see rlsl_jax.parallel) and --distributed (multi-host)
+    with its optional cluster flags. ``devices=False``: only the multi-host flags."""
+    g = parser.add_argument_group("parallel execution (README: Several devices and hosts)")
+    if devices:
+        g.add_argument("--devices", type=int, default=None,
+                       help=f"shard {what} over this many devices (default 1; 0 = every device of every "
+                            f"process; with --distributed the default and only choice is every device)")
+    g.add_argument("--distributed", action="store_true",
+                   help="multi-host run: jax.distributed.initialize() before anything else; the cluster comes "
+                        "from SLURM (srun) or from the three flags below; start one process per host, all with "
+                        "the same flags and a shared --out; only process 0 writes logs, progress bars and "
+                        "results (orbax coordinates checkpoints)")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="with --distributed, outside SLURM: address of process 0")
+    g.add_argument("--num-processes", type=int, default=None, help="with --distributed, outside SLURM: process count")
+    g.add_argument("--process-id", type=int, default=None, help="with --distributed, outside SLURM: this process, 0-based")
 
 
-def setup_parallel(args):
-    """Returns the device mesh for --devices (None for one device)."""
+def setup_parallel(args, sizes: dict[str, int] | None = None):
+    """Initialises the multi-host runtime for --distributed (if the package import has not) and
+    returns the device mesh for --devices (None for one device). ``sizes`` ({"--flag": value})
+    must be multiples of the device count (UsageError naming them otherwise)."""
     from rlsl_jax import parallel
 
-    if args.devices == 1:
+    cluster = [f for f in ("coordinator", "num_processes", "process_id") if getattr(args, f, None) is not None]
+    if cluster and not args.distributed:
+        raise UsageError(f"--{cluster[0].replace('_', '-')} needs --distributed")
+    devices = getattr(args, "devices", None)
+    if devices is not None and devices < 0:
+        raise UsageError(f"--devices must be >= 0 (got {devices})")
+    if args.distributed:
+        import jax
+
+        kw = {k: getattr(args, f) for f, k in (("coordinator", "coordinator_address"),
+                                                ("num_processes", "num_processes"), ("process_id", "process_id"))
+              if getattr(args, f) is not None}
+        try:
+            parallel.initialize_distributed(**kw)
+        except (RuntimeError, ValueError) as e:
+            raise UsageError(f"--distributed: jax.distributed.initialize() failed: {e}") from e
+        if devices not in (None, 0, jax.device_count()):
+            raise UsageError(f"--devices {devices}: with --distributed every device of every process is used "
+                             f"(0 or {jax.device_count()})")
+        devices = 0
+    n = 1 if devices is None else devices
+    if n == 1:
         return None
     try:
-        return parallel.make_mesh(None if args.devices == 0 else args.devices)
+        mesh = parallel.make_mesh(None if n == 0 else n)
     except ValueError as e:
         raise UsageError(f"--devices: {e}") from e
+    bad = {k: v for k, v in (sizes or {}).items() if v % mesh.size}
+    if bad:
+        raise UsageError(", ".join(f"{k} ({v})" for k, v in bad.items())
+                         + (" must be a multiple" if len(bad) == 1 else " must be multiples")
+                         + f" of the device count ({mesh.size})")
+    return mesh
+
+
+def is_main_process() -> bool:
+    """Process 0 (always true without --distributed): the one that prints and writes files."""
+    from rlsl_jax.parallel import is_main_process as main
+
+    return main()

@@ -30,7 +30,8 @@ import time
 import zlib
 from pathlib import Path
 
-from rlsl_jax.experiments.common import UsageError, run_main, write_json
+from rlsl_jax.experiments.common import (UsageError, add_parallel_args, is_main_process, run_main, setup_parallel,
+                                         write_json)
 
 CARTPOLE_ID = "NDCartPole-v0"
 COLUMN_TITLES = {"ortho": "Λ (ortho)", "ortho-std1": "Ortho std=1", "xe": "Xe", "xe-std1": "Xe std=1",
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default=None, help="row label in the table (default e.g. '2D 3-shot')")
     p.add_argument("--json", type=Path, default=None, help="write mean, std, n and every return per distribution")
     p.add_argument("--table", type=Path, default=None, help="write the table(s) as markdown")
+    add_parallel_args(p, what="the learners of each jitted call")
     return p
 
 
@@ -124,9 +126,10 @@ def default_label(dims: int, k: int) -> str:
 
 
 def run_kshot(ds, env, env_params, dists: list[str], modes: list[str], learners: int, episodes: int, seed: int,
-              chunk: int, grid: bool = False, log=None) -> dict:
+              chunk: int, grid: bool = False, log=None, mesh=None) -> dict:
     """Evaluates ``dists`` (and Table 6's grid) on ``ds``: {"results": {dist: {mode: summary}},
-    "grid": {cell: {mode: summary}}, "wall_s": {...}}."""
+    "grid": {cell: {mode: summary}}, "wall_s": {...}}. With a device ``mesh`` every call's learners
+    are sharded over its devices (same numbers as one device)."""
     from rlsl_jax.evaluate import evaluate_modes, expected_shapes
     from rlsl_jax.networks.distributions import GRID_DEPTHS, GRID_WIDTHS, grid_dists, make_learner_dist
 
@@ -139,7 +142,8 @@ def run_kshot(ds, env, env_params, dists: list[str], modes: list[str], learners:
 
     def one(name, dist):
         t = time.time()
-        r = evaluate_modes(dist_key(seed, name), ds, env, env_params, dist, learners, episodes, tuple(modes), chunk)
+        r = evaluate_modes(dist_key(seed, name), ds, env, env_params, dist, learners, episodes, tuple(modes), chunk,
+                           mesh)
         wall = time.time() - t
         log(f"  {name:>15s}: " + ", ".join(f"{m} {fmt(r[m])}" for m in modes) + f"  ({wall:.1f} s)")
         return r, wall
@@ -173,6 +177,8 @@ def machine_info() -> dict:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     dists, modes = validate(args)
+    mesh = setup_parallel(args)
+    main_process = is_main_process()
 
     import numpy as np
 
@@ -202,9 +208,13 @@ def main(argv: list[str] | None = None) -> None:
     configure_cpu()
     k = int(np.shape(ds.x)[0])
     label = args.label or default_label(dims, k)
-    print(f"{args.dataset}: {meta.get('source')} dataset, N={dims}, k={k}, inner_lr={float(ds.inner_lr):.4g}; "
-          f"{args.learners} learners × {args.episodes} episode(s), seed {args.seed}", file=sys.stderr, flush=True)
-    out = run_kshot(ds, env, env_params, dists, modes, args.learners, args.episodes, args.seed, args.chunk, args.grid)
+    if main_process:
+        print(f"{args.dataset}: {meta.get('source')} dataset, N={dims}, k={k}, inner_lr={float(ds.inner_lr):.4g}; "
+              f"{args.learners} learners × {args.episodes} episode(s), seed {args.seed}", file=sys.stderr, flush=True)
+    out = run_kshot(ds, env, env_params, dists, modes, args.learners, args.episodes, args.seed, args.chunk, args.grid,
+                    log=None if main_process else (lambda s: None), mesh=mesh)
+    if not main_process:  # multi-host: every process holds the same (replicated) results; process 0 writes
+        return
 
     tables = []
     if dists:

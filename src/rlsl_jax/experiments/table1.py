@@ -29,7 +29,8 @@ from pathlib import Path
 
 from rlsl_jax.config import add_config_args, config_from_args, config_to_dict
 from rlsl_jax.distill.ppmo import PPMOConfig
-from rlsl_jax.experiments.common import UsageError, run_main, write_json
+from rlsl_jax.experiments.common import (UsageError, add_parallel_args, is_main_process, run_main, setup_parallel,
+                                         write_json)
 from rlsl_jax.experiments.kshot import COLUMN_TITLES, default_label, fmt, machine_info, run_kshot
 
 CARTPOLE_ID = "NDCartPole-v0"
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-only", action="store_true", help="do not train; evaluate the runs already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_args(p, PPMOConfig, skip=("k",))
+    add_parallel_args(p, what="the PPMO population, its envs and the k-shot learners")
     return p
 
 
@@ -163,8 +165,9 @@ def validate(args):
 # ---------------------------------------------------------------------------------------------
 
 def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, train_dist: str, seed: int,
-           chunk: int, checkpoint_every: int, progress: bool) -> dict:
-    """Trains (or resumes) the run in ``run_dir`` up to ``meta_epochs``; returns its run info."""
+           chunk: int, checkpoint_every: int, progress: bool, mesh=None) -> dict:
+    """Trains (or resumes) the run in ``run_dir`` up to ``meta_epochs``; returns its run info. With a
+    device ``mesh`` the population is sharded over it; only process 0 writes files (multi-host)."""
     from rlsl_jax import checkpoint
     from rlsl_jax.distill import make_meta_step, runner
     from rlsl_jax.envs import make
@@ -185,21 +188,24 @@ def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, 
     info = {"env_id": CARTPOLE_ID, "env_kwargs": {"num_dims": dims}, "k": k, "seed": seed, "train_dist": train_dist,
             "train_dist_description": describe(learner), "config": config_to_dict(cfg),
             "train_wall_s": (info or {}).get("train_wall_s", 0.0)}
-    write_json(info_path, info)
+    main_process = is_main_process()
+    if main_process:
+        write_json(info_path, info)
     metadata = {"env_id": CARTPOLE_ID, "env_kwargs": {"num_dims": dims}, "k": k, "obs_shape": [4 * dims],
                 "num_actions": 2 * dims, "learner": {"name": getattr(learner, "name", train_dist),
                                                      "description": describe(learner)},
                 "seed": seed, "config": config_to_dict(cfg), "method": "ppmo"}
     print(f"[{run_dir.name}] distilling N={dims} k={k} against {train_dist} to meta-epoch {meta_epochs} "
           f"(from {done or 0})", file=sys.stderr, flush=True)
-    init, meta_step = make_meta_step(cfg, env, env_params, learner)
+    init, meta_step = make_meta_step(cfg, env, env_params, learner, mesh=mesh)
     state, rinfo = runner.run(init, meta_step, out_dir=run_dir, meta_epochs=meta_epochs, seed=seed,
                               metadata=metadata, resume=True, chunk=chunk, checkpoint_every=checkpoint_every,
                               progress=progress)
     info["train_wall_s"] = round(float(info["train_wall_s"]) + rinfo["wall_s"], 2)
     info["meta_epochs"] = int(state.meta_epoch)
-    write_json(info_path, info)
-    checkpoint.export_npz(run_dir / "checkpoints", run_dir / "dataset.npz")
+    if main_process:
+        write_json(info_path, info)
+        checkpoint.export_npz(run_dir / "checkpoints", run_dir / "dataset.npz")
     return info
 
 
@@ -216,7 +222,7 @@ def run_dataset(run_dir: Path, env, env_params):
 
 
 def evaluate_run(run_dir: Path, result_path: Path, dims: int, k: int, dists: list[str], modes: list[str],
-                 learners: int, episodes: int, seed: int, train_dist: str) -> dict:
+                 learners: int, episodes: int, seed: int, train_dist: str, mesh=None) -> dict:
     """k-shot results of the newest dataset of ``run_dir`` (re-used from ``result_path`` when the
     dataset's meta-epoch, learners, episodes and seed match and every distribution is there)."""
     from rlsl_jax.envs import make
@@ -233,15 +239,16 @@ def evaluate_run(run_dir: Path, result_path: Path, dims: int, k: int, dists: lis
     print(f"[{run_dir.name}] k-shot evaluation at meta-epoch {step}: {learners} learners × {len(todo)} "
           f"distributions", file=sys.stderr, flush=True)
     t = time.time()
-    out = run_kshot(ds, env, env_params, todo, modes, learners, episodes, seed, chunk=1000)
+    out = run_kshot(ds, env, env_params, todo, modes, learners, episodes, seed, chunk=1000, mesh=mesh)
     results = {**(old["results"] if same else {}), **out["results"]}
     run_info = json.loads((run_dir / "run.json").read_text())
     res = {"dims": dims, "k": k, "meta_epochs": step, "train_dist": train_dist, "learners": learners,
            "episodes": episodes, "seed": seed, "inner_lr": float(ds.inner_lr), "modes": modes,
            "train_wall_s": run_info.get("train_wall_s"), "eval_wall_s": round(time.time() - t, 2),
            "config": run_info.get("config"), "machine": machine_info(), "results": results}
-    result_path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(result_path, res)
+    if is_main_process():
+        result_path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(result_path, res)
     return res
 
 
@@ -397,6 +404,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     dims_list, ks, meta_epochs, dists, modes = validate(args)
     cfg_base = config_from_args(PPMOConfig, args, k=1)
+    mesh = setup_parallel(args, {"--population": args.population})
+    main_process = is_main_process()
 
     from rlsl_jax.cpu import configure_cpu
     from rlsl_jax.envs import make
@@ -410,20 +419,21 @@ def main(argv: list[str] | None = None) -> None:
             run_dir = args.out / "runs" / tag
             if not args.eval_only:
                 distil(run_dir, dims, k, meta_epochs[dims], cfg, args.train_dist, args.seed, args.chunk,
-                       args.checkpoint_every, not args.no_progress)
+                       args.checkpoint_every, not args.no_progress, mesh)
             elif not (run_dir / "checkpoints").is_dir() and not (run_dir / "dataset.npz").exists():
                 print(f"[{tag}] --eval-only: no run, skipped", file=sys.stderr, flush=True)
                 continue
             evaluate_run(run_dir, args.out / "results" / f"{tag}.json", dims, k, dists, modes, args.learners,
-                         args.episodes, args.seed, args.train_dist)
-            if k == k_min(dims):
+                         args.episodes, args.seed, args.train_dist, mesh)
+            if k == k_min(dims) and main_process:
                 env, env_params = make(CARTPOLE_ID, num_dims=dims)
                 ds, step = run_dataset(run_dir, env, env_params)
                 who = "" if args.train_dist == "ortho" else f", trained on {args.train_dist}"
                 plot_dataset(ds, dims, args.out / f"fig4_{tag}.png",
                              f"{dims}-D cart-pole, k={k}{who}, meta-epoch {step}, η={float(ds.inner_lr):.2f}")
-    path = write_results_md(args.out, dists, modes, ["python -m rlsl_jax.experiments.table1", *argv])
-    print(path.read_text())
+    if main_process:
+        path = write_results_md(args.out, dists, modes, ["python -m rlsl_jax.experiments.table1", *argv])
+        print(path.read_text())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+"""CLIs with --devices 2 (two simulated CPU devices) give the --devices 1 numbers: direct PPO with
+its seeds sharded, k-shot evaluation with its learners sharded."""
+
+import json
+import os
+
+import pytest
+
+from conftest import run_cli
+
+TWO = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+
+
+@pytest.fixture
+def two_devices(monkeypatch):
+    for k, v in TWO.items():
+        monkeypatch.setenv(k, v)
+
+
+def test_ppo_seeds_sharded_same_numbers(tmp_path, two_devices):
+    args = ["--seeds", "2", "--total-steps", "200", "--num-envs", "2", "--rollout-steps", "50",
+            "--minibatch-size", "25", "--update-epochs", "1", "--chunk", "1", "--eval-episodes", "2", "--no-progress"]
+    out = {}
+    for d in (1, 2):
+        r = run_cli("rlsl_jax.experiments.ppo", *args, "--devices", str(d), "--out", str(tmp_path / f"d{d}"))
+        assert r.returncode == 0, r.stderr[-1500:]
+        out[d] = json.loads((tmp_path / f"d{d}" / "summary.json").read_text())
+    for mode in ("sampled", "greedy"):
+        assert out[2][mode]["per_seed"] == pytest.approx(out[1][mode]["per_seed"])
+    r = run_cli("rlsl_jax.experiments.ppo", *args, "--seeds", "3", "--devices", "2", "--out", str(tmp_path / "bad"))
+    assert r.returncode == 2 and "--seeds (3) must be a multiple of the device count (2)" in r.stderr
+
+
+def test_kshot_learners_sharded_same_numbers(tmp_path, two_devices, refdata):
+    ds = refdata / "ndcartpole_1d_k2.npz"
+    if not ds.exists():
+        pytest.skip(f"{ds} missing")
+    out = {}
+    for d in (1, 2):
+        r = run_cli("rlsl_jax.experiments.kshot", "--dataset", str(ds), "--dims", "1", "--learners", "7",
+                    "--dist", "ortho,random-L", "--devices", str(d), "--json", str(tmp_path / f"{d}.json"))
+        assert r.returncode == 0, r.stderr[-1500:]
+        out[d] = json.loads((tmp_path / f"{d}.json").read_text())["results"]
+    for dist in ("ortho", "random-L"):
+        for mode in ("sampled", "greedy"):
+            assert out[2][dist][mode]["returns"] == out[1][dist][mode]["returns"], (dist, mode)
