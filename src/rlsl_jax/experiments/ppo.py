@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from rlsl_jax.config import add_config_args, config_from_args, config_to_dict
-from rlsl_jax.experiments.common import UsageError, run_main, write_json
+from rlsl_jax.experiments.common import (UsageError, add_parallel_args, is_main_process, run_main, setup_parallel,
+                                         write_json)
 from rlsl_jax.rl.ppo import PPOConfig
 
 LOG_FIELDS = ("epoch", "env_steps", "wall_s", "episode_return", "episode_return_min", "episode_return_max",
@@ -41,10 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/ppo"), help="output directory (must be new or empty)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_args(p, PPOConfig)
+    add_parallel_args(p, what="the seeds (independent agents)")
     return p
 
 
-def validate(args) -> None:
+def validate(args, check_out: bool = True) -> None:
     from rlsl_jax.envs import list_envs
 
     if args.env not in list_envs():
@@ -57,7 +59,7 @@ def validate(args) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be >= {lo} (got {getattr(args, name)})")
     if not args.time_scale > 0:
         raise UsageError(f"--time-scale must be > 0 (got {args.time_scale})")
-    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+    if check_out and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         raise UsageError(f"{args.out} already exists and is not an empty directory; choose another --out "
                          f"(nothing was overwritten)")
 
@@ -89,11 +91,13 @@ def chunk_plan(total: int, chunk: int) -> list[int]:
 
 
 def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_steps: int, chunk: int = 25,
-            eval_episodes: int = 100, log_path: Path | None = None, progress: bool = False) -> dict:
+            eval_episodes: int = 100, log_path: Path | None = None, progress: bool = False, mesh=None) -> dict:
     """Trains ``seeds`` PPO agents (vmapped) for ``total_steps`` env steps each and scores them.
 
     Returns a summary dict: epochs, env_steps, compile_s (trace + XLA compile of one chunk), train_s
     (running all chunks), per-seed final returns (sampled and greedy) and their mean ± std.
+    With a device ``mesh`` the seeds are sharded over its devices (``seeds`` a multiple of their
+    number); metrics and scores come back replicated (every process of a multi-host run has them).
     """
     import jax
     import numpy as np
@@ -111,6 +115,13 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
     states = init_seeds(init, jax.random.split(k_init, seeds))
     seed_epoch_keys = jax.random.split(k_epochs, seeds)
     chunk_fn = make_seed_chunk(step)
+    if mesh is not None:  # seeds sharded over the devices, per-epoch metrics replicated
+        from rlsl_jax.parallel import batch_sharding, check_divisible, replicated
+
+        check_divisible(seeds, mesh, "seeds")
+        states = jax.device_put(states, batch_sharding(mesh))
+        seed_epoch_keys = jax.device_put(seed_epoch_keys, batch_sharding(mesh))
+        chunk_fn = jax.jit(chunk_fn, out_shardings=(batch_sharding(mesh), replicated(mesh)))
     keys_of = jax.jit(jax.vmap(epoch_keys, in_axes=(0, None, None)), static_argnums=(1, 2))
 
     t0 = time.time()
@@ -155,7 +166,8 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
     if eval_episodes:
         for mode, greedy in (("sampled", False), ("greedy", True)):
             score = jax.jit(jax.vmap(lambda k, a: policy_returns(k, a, env, env_params, learner, eval_episodes,
-                                                                 greedy)))
+                                                                 greedy)),
+                            out_shardings=None if mesh is None else replicated(mesh))
             per_seed = np.asarray(score(jax.random.split(k_eval, seeds), states.actor)).mean(1)
             summary[mode] = {"mean": float(per_seed.mean()), "std": float(per_seed.std()),
                              "per_seed": [round(float(r), 2) for r in per_seed], "episodes": eval_episodes}
@@ -164,7 +176,9 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    validate(args)
+    mesh = setup_parallel(args, {"--seeds": max(args.seeds, 1)})  # multi-host: first, before any JAX use
+    main_process = is_main_process()
+    validate(args, check_out=main_process)
     try:
         cfg = config_from_args(PPOConfig, args)
     except ValueError as e:
@@ -177,8 +191,11 @@ def main(argv: list[str] | None = None) -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     summary = run_ppo(cfg, env, env_params, seeds=args.seeds, seed=args.seed, total_steps=args.total_steps,
-                      chunk=args.chunk, eval_episodes=args.eval_episodes, log_path=args.out / "log.csv",
-                      progress=not args.no_progress)
+                      chunk=args.chunk, eval_episodes=args.eval_episodes,
+                      log_path=args.out / "log.csv" if main_process else None,
+                      progress=not args.no_progress and main_process, mesh=mesh)
+    if not main_process:
+        return
     summary = {"env_id": args.env, "env_kwargs": env_kwargs, "seed": args.seed, "config": config_to_dict(cfg),
                "backend": jax.default_backend(), **summary}
     write_json(args.out / "summary.json", summary)
