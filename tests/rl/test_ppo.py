@@ -23,6 +23,8 @@ def test_config_defaults_and_sizes():
     assert (cfg.lr, cfg.critic_lr, cfg.adam_eps, cfg.max_grad_norm, cfg.clip_eps, cfg.ent_coef) == \
         (2.5e-4, 2.5e-4, 1e-5, 0.5, 0.2, 0.01)
     assert cfg.transitions_per_epoch == 2000 and cfg.num_minibatches == 4 and cfg.minibatch_len == 500
+    # structure: value clipping on (what makes 1-D cart-pole stable), two optimisers, truncations bootstrapped
+    assert (cfg.clip_value, cfg.combined_loss, cfg.bootstrap_truncation) == (True, False, True)
     from rlsl_jax.distill.ppmo import PPMOConfig
 
     m = PPMOConfig()
@@ -100,6 +102,56 @@ def test_annealing_reaches_zero_learning_rate():
     s, _ = step(s, jax.random.key(2))
     s3, _ = step(s, jax.random.key(3))  # past the schedule: rate 0, actor frozen
     np.testing.assert_array_equal(s3.actor[0]["w"], s.actor[0]["w"])
+
+
+def test_combined_loss_is_one_optimiser_over_both_networks():
+    env, params = make("NDCartPole-v0", num_dims=1)
+    key, k_step = jax.random.key(4), jax.random.key(5)
+    loose = dataclasses.replace(TINY, max_grad_norm=1e9)  # the clip never binds
+    runs = {}
+    for name, cfg in {"two": loose, "one": dataclasses.replace(loose, combined_loss=True),
+                      "one_clipped": dataclasses.replace(TINY, combined_loss=True, max_grad_norm=1e-3)}.items():
+        init, step = make_train_step(cfg, env, params)
+        s0 = init(key)
+        runs[name] = (s0, step(s0, k_step)[0])
+    s0, one = runs["one"]
+    assert s0.critic_opt == () and len(jax.tree.leaves(s0.actor_opt)) > len(jax.tree.leaves(runs["two"][0].actor_opt))
+    # Adam is per parameter: without a binding clip, the one optimiser moves the actor exactly as the
+    # actor's own optimiser does (the critic differs only through vf_coef vs Adam's eps).
+    two = runs["two"][1]
+    for a, b in zip(jax.tree.leaves(one.actor), jax.tree.leaves(two.actor)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(one.critic[-1]["w"], s0.critic[-1]["w"])
+    # ONE global-norm clip over both gradients: the (large) value gradient shrinks the actor's step.
+    clipped = runs["one_clipped"][1]
+    moved = lambda s: float(sum(jnp.abs(a - b).sum() for a, b in zip(jax.tree.leaves(s.actor),  # noqa: E731
+                                                                      jax.tree.leaves(s0.actor))))
+    assert 0 < moved(clipped) < moved(one)
+
+
+def test_clipped_value_loss_by_hand():
+    v, old, ret = jnp.array([1.0, 0.0, 5.0]), jnp.array([0.0, 0.0, 4.0]), jnp.array([3.0, -1.0, 4.5])
+    # sample 0: V moved 1.0 > 0.2 towards R: clipped 0.2 -> (0.2-3)^2 = 7.84 > (1-3)^2 = 4
+    # sample 1: unclipped (0+1)^2 = 1; sample 2: V moved 1.0 away: clipped 4.2 -> 0.09 < (5-4.5)^2 = 0.25
+    expected = 0.5 * (7.84 + 1.0 + 0.25) / 3
+    np.testing.assert_allclose(ppo.clipped_value_loss(v, old, ret, 0.2), expected, rtol=1e-6)
+    np.testing.assert_allclose(ppo.clipped_value_loss(v, old, ret, 1e6), rl.value_loss(v, ret), rtol=1e-6)
+
+
+def test_value_clipping_and_truncation_options_change_the_update():
+    env, params = make("NDCartPole-v0", num_dims=1, max_steps_in_episode=5)  # truncations in every rollout
+    key, k_step = jax.random.key(6), jax.random.key(7)
+    out = {}
+    for name, kw in {"base": {"clip_value": False}, "clip_value": {"clip_value": True},
+                     "no_bootstrap": {"clip_value": False, "bootstrap_truncation": False}}.items():
+        # a large critic rate so that its predictions move by more than clip_eps within one epoch
+        init, step = make_train_step(dataclasses.replace(TINY, critic_lr=0.05, **kw), env, params)
+        out[name] = step(init(key), k_step)[0]
+    base = out["base"]
+    for name in ("clip_value", "no_bootstrap"):
+        assert not np.allclose(out[name].critic[-1]["w"], base.critic[-1]["w"]), name
+    # value clipping touches the critic only (two separate optimisers)
+    np.testing.assert_array_equal(out["clip_value"].actor[0]["w"], base.actor[0]["w"])
 
 
 @pytest.mark.slow

@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="environment steps per agent (rounded up to whole epochs of E*T)")
     p.add_argument("--chunk", type=int, default=25, help="epochs per jitted chunk (the host logs once per chunk)")
     p.add_argument("--eval-episodes", type=int, default=100, help="final evaluation episodes per seed (0 = skip)")
+    p.add_argument("--select-episodes", type=int, default=10,
+                   help="after every chunk, score each agent's current policy on this many fresh sampled episodes "
+                        "and keep its best checkpoint; at the end the best checkpoints are re-scored on "
+                        "--eval-episodes NEW episodes ('best checkpoint' in the summary; 0 = off)")
     p.add_argument("--out", type=Path, default=Path("runs/ppo"), help="output directory (must be new or empty)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_args(p, PPOConfig)
@@ -51,7 +55,7 @@ def validate(args, check_out: bool = True) -> None:
 
     if args.env not in list_envs():
         raise UsageError(f"unknown env {args.env!r}; valid: {', '.join(list_envs())}")
-    checks = [("dims", 1), ("seeds", 1), ("total_steps", 1), ("chunk", 1), ("eval_episodes", 0),
+    checks = [("dims", 1), ("seeds", 1), ("total_steps", 1), ("chunk", 1), ("eval_episodes", 0), ("select_episodes", 0),
               ("num_envs", 1), ("rollout_steps", 1), ("update_epochs", 1), ("minibatch_size", 1),
               ("anneal_steps", 0)]
     for name, lo in checks:
@@ -91,15 +95,20 @@ def chunk_plan(total: int, chunk: int) -> list[int]:
 
 
 def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_steps: int, chunk: int = 25,
-            eval_episodes: int = 100, log_path: Path | None = None, progress: bool = False, mesh=None) -> dict:
+            eval_episodes: int = 100, log_path: Path | None = None, progress: bool = False, mesh=None,
+            select_episodes: int = 0) -> dict:
     """Trains ``seeds`` PPO agents (vmapped) for ``total_steps`` env steps each and scores them.
 
     Returns a summary dict: epochs, env_steps, compile_s (trace + XLA compile of one chunk), train_s
     (running all chunks), per-seed final returns (sampled and greedy) and their mean ± std.
+    With ``select_episodes`` > 0 every agent's policy is also scored after every chunk on that many
+    fresh episodes, its best checkpoint kept and, at the end, re-scored on ``eval_episodes`` new
+    episodes ("best_checkpoint"; select_s is the time this took, not part of train_s).
     With a device ``mesh`` the seeds are sharded over its devices (``seeds`` a multiple of their
     number); metrics and scores come back replicated (every process of a multi-host run has them).
     """
     import jax
+    import jax.numpy as jnp
     import numpy as np
     from tqdm.auto import tqdm
 
@@ -124,6 +133,14 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
         chunk_fn = jax.jit(chunk_fn, out_shardings=(batch_sharding(mesh), replicated(mesh)))
     keys_of = jax.jit(jax.vmap(epoch_keys, in_axes=(0, None, None)), static_argnums=(1, 2))
 
+    def scorer(episodes, greedy):  # (keys [S], actors [S]) -> returns [S, episodes]
+        return jax.jit(jax.vmap(lambda k, a: policy_returns(k, a, env, env_params, learner, episodes, greedy)),
+                       out_shardings=None if mesh is None else replicated(mesh))
+
+    k_eval, k_select = jax.random.split(k_eval)
+    best_actor, best_score, select_s = states.actor, np.full(seeds, -np.inf), 0.0
+    select_score = scorer(select_episodes, False) if select_episodes else None
+
     t0 = time.time()
     plan = chunk_plan(epochs, chunk)
     compiled = {n: chunk_fn.lower(states, keys_of(seed_epoch_keys, 0, n)).compile() for n in set(plan)}
@@ -136,7 +153,16 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
     for n in plan:
         states, metrics = compiled[n](states, keys_of(seed_epoch_keys, start, n))
         metrics = jax.device_get(metrics)
-        wall = time.time() - t0
+        if select_score is not None:  # keep each agent's best policy so far (first best on ties)
+            t_sel = time.time()
+            sel = np.asarray(select_score(jax.random.split(jax.random.fold_in(k_select, start), seeds),
+                                          states.actor)).mean(1)
+            better = sel > best_score
+            best_score = np.where(better, sel, best_score)
+            best_actor = jax.tree.map(lambda b, a: jnp.where(better.reshape(-1, *[1] * (a.ndim - 1)), a, b),
+                                      best_actor, states.actor)
+            select_s += time.time() - t_sel
+        wall = time.time() - t0 - select_s
         ret = np.asarray(metrics["episode_return"])  # [S, n], nan where no episode ended
         finals.append(ret)
         if log is not None:
@@ -157,19 +183,20 @@ def run_ppo(cfg: PPOConfig, env, env_params, *, seeds: int, seed: int, total_ste
         bar.update(n)
         start += n
     jax.block_until_ready(states)
-    train_s = time.time() - t0
+    train_s = time.time() - t0 - select_s
     bar.close()
     summary = {"epochs": epochs, "env_steps_per_seed": epochs * cfg.transitions_per_epoch, "seeds": seeds,
-               "compile_s": round(compile_s, 3), "train_s": round(train_s, 3)}
+               "compile_s": round(compile_s, 3), "train_s": round(train_s, 3), "select_s": round(select_s, 3)}
     last = np.concatenate(finals, 1)[:, -10:]
     summary["train_return_last10"] = float(np.nanmean(last))
     if eval_episodes:
-        for mode, greedy in (("sampled", False), ("greedy", True)):
-            score = jax.jit(jax.vmap(lambda k, a: policy_returns(k, a, env, env_params, learner, eval_episodes,
-                                                                 greedy)),
-                            out_shardings=None if mesh is None else replicated(mesh))
-            per_seed = np.asarray(score(jax.random.split(k_eval, seeds), states.actor)).mean(1)
+        modes = [("sampled", False, states.actor), ("greedy", True, states.actor)]
+        if select_score is not None:
+            modes.append(("best_checkpoint", False, best_actor))
+        for mode, greedy, actors in modes:
+            per_seed = np.asarray(scorer(eval_episodes, greedy)(jax.random.split(k_eval, seeds), actors)).mean(1)
             summary[mode] = {"mean": float(per_seed.mean()), "std": float(per_seed.std()),
+                             "median": float(np.median(per_seed)), "ge475": int((per_seed >= 475).sum()),
                              "per_seed": [round(float(r), 2) for r in per_seed], "episodes": eval_episodes}
     return summary
 
@@ -193,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = run_ppo(cfg, env, env_params, seeds=args.seeds, seed=args.seed, total_steps=args.total_steps,
                       chunk=args.chunk, eval_episodes=args.eval_episodes,
                       log_path=args.out / "log.csv" if main_process else None,
-                      progress=not args.no_progress and main_process, mesh=mesh)
+                      progress=not args.no_progress and main_process, mesh=mesh,
+                      select_episodes=args.select_episodes)
     if not main_process:
         return
     summary = {"env_id": args.env, "env_kwargs": env_kwargs, "seed": args.seed, "config": config_to_dict(cfg),
@@ -206,6 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.eval_episodes:
         line += (f"; final return sampled {summary['sampled']['mean']:.1f} ± {summary['sampled']['std']:.1f}, "
                  f"greedy {summary['greedy']['mean']:.1f} ± {summary['greedy']['std']:.1f} (over seeds)")
+        if "best_checkpoint" in summary:
+            line += (f"; best checkpoint (re-scored on new episodes) {summary['best_checkpoint']['mean']:.1f} ± "
+                     f"{summary['best_checkpoint']['std']:.1f}")
+    line += f"; training return, last 10 epochs {summary['train_return_last10']:.1f}"
     print(line)
 
 

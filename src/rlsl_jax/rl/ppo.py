@@ -4,12 +4,13 @@ One PPO *epoch* (the unit this module counts in) is exactly the data side of one
 with P = 1: roll out the CURRENT policy in E environments for T steps (env state carries over),
 GAE (γ, λ) with truncations bootstrapped from the true last state, then ``update_epochs`` ×
 shuffled minibatches of the PPO clipped loss (log-softmax ratio, differentiable entropy bonus) on
-the actor and the critic loss (no value clipping) on the critic, each with its own
-Adam(2.5e-4, eps 1e-5) behind a global grad-norm clip of 0.5, no annealing. The only difference
-from PPMO is what the policy gradient updates: the learner's own parameters φ here, the dataset θ
-through the one-step inner update there. The actor is the learner architecture Λ
-(``networks.learners.cartpole_learner``: tanh 64-64, orthogonal √2, head 0.01) and the critic is
-PPMO's (same MLP, head gain 1).
+the actor and the critic loss on the critic, each with its own Adam(2.5e-4, eps 1e-5) behind a
+global grad-norm clip of 0.5, no annealing. The differences from PPMO: what the policy gradient
+updates (the learner's own parameters φ here, the dataset θ through the one-step inner update
+there) and, by default, value clipping in the critic loss (``PPOConfig.clip_value``, PureJaxRL's;
+without it 1-D cart-pole agents collapse and recover much more, experiments/ppo/RESULTS.md).
+The actor is the learner architecture Λ (``networks.learners.cartpole_learner``: tanh 64-64,
+orthogonal √2, head 0.01) and the critic is PPMO's (same MLP, head gain 1).
 
 Rollout, GAE and both losses are ``rlsl_jax.rl.rollout`` / ``.gae`` / ``.ppo_loss``, shared with
 ``distill.ppmo``. The helpers ``critic_spec``, ``make_optimizer``, ``flatten_time_env`` and
@@ -49,14 +50,24 @@ class PPOConfig(RolloutPPOConfig):
     """Hyper-parameters of direct PPO; defaults are PPMO's (the paper's Appendix A, cart-pole): per epoch
     10 envs x 200 steps, 4 PPO epochs x 4 minibatches of 500, Adam 2.5e-4, no annealing.
 
-    Measured on 1-D cart-pole at 500k steps (experiments/ppo/RESULTS.md): the median agent is solved
-    (≈ 495–500) but 20–30 % of the agents sit in one of PPO's collapse-and-recover dips at any given
-    moment, so the mean over agents is ≈ 450–460, not ≥ 475; 16 minibatches (``minibatch_size=128``)
-    or annealing did not change that significantly."""
+    Structural options (not hyper-parameters): ``clip_value`` (default ON: PureJaxRL/CleanRL value
+    clipping; measured on 1-D cart-pole it is what makes PPO stable, experiments/ppo/RESULTS.md;
+    ``--no-clip-value`` gives PPMO's plain critic loss, Eq. 2), ``combined_loss`` (one optimiser and
+    one grad-norm clip, PureJaxRL) and ``bootstrap_truncation``."""
 
     lr: float = field(2.5e-4, "Adam learning rate of the actor (the learner's parameters)")
     anneal_steps: int = field(0, "if > 0, anneal both learning rates linearly to 0 over this many env steps "
                                  "(PureJaxRL/CleanRL style); 0 = constant rates (PPMO's setting, the paper)")
+
+    clip_value: bool = field(True, "PureJaxRL/CleanRL value clipping: the critic loss is the max of the plain and "
+                                   "the clipped (±clip_eps around the rollout's value) squared error; "
+                                   "--no-clip-value = PPMO's plain critic loss (Eq. 2)")
+    combined_loss: bool = field(False, "ONE Adam (rate lr) and ONE grad-norm clip over actor and critic on "
+                                       "policy loss + vf_coef * value loss (PureJaxRL/CleanRL); default: two "
+                                       "optimisers, each clipped (PPMO's structure)")
+    vf_coef: float = field(0.5, "value-loss weight in the combined loss (used only with --combined-loss)")
+    bootstrap_truncation: bool = field(True, "bootstrap time-limit truncations from the true last state; "
+                                             "--no-bootstrap-truncation treats them as terminal (PureJaxRL)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -101,6 +112,13 @@ def shuffle_minibatches(key: jax.Array, batch: Any, num_minibatches: int, miniba
     n = jax.tree.leaves(batch)[0].shape[0]
     idx = jax.random.permutation(key, n)[: num_minibatches * minibatch_len]
     return jax.tree.map(lambda x: x[idx].reshape(num_minibatches, minibatch_len, *x.shape[1:]), batch)
+
+
+def clipped_value_loss(values: jax.Array, old_values: jax.Array, returns: jax.Array, clip_eps: float) -> jax.Array:
+    """PureJaxRL/CleanRL value clipping: 0.5 · mean max((V − R)², (V_clip − R)²) with
+    V_clip = V_old + clip(V − V_old, ±clip_eps), V_old the rollout's prediction. [B] each."""
+    v_clipped = old_values + jnp.clip(values - old_values, -clip_eps, clip_eps)
+    return 0.5 * jnp.mean(jnp.maximum((values - returns) ** 2, (v_clipped - returns) ** 2))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,27 +180,43 @@ def make_train_step(
         k_actor, k_critic, k_env = jax.random.split(key, 3)
         actor = init_actor(k_actor)
         critic = mlp_init(k_critic, c_spec)
-        return PPOState(actor, critic, actor_tx.init(actor), critic_tx.init(critic),
+        if cfg.combined_loss:  # actor_opt is the one optimiser of (actor, critic)
+            opts = (actor_tx.init((actor, critic)), ())
+        else:
+            opts = (actor_tx.init(actor), critic_tx.init(critic))
+        return PPOState(actor, critic, *opts,
                         init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
 
     def actor_loss(actor, mb):
-        obs, act, old_lp, adv, _ = mb
+        obs, act, old_lp, adv = mb[:4]
         dp = policy_fn(actor, flat_obs(obs))
         return ppo_policy_loss(adist.log_prob(dp, act), old_lp, adv, adist.entropy(dp),
                                cfg.clip_eps, cfg.ent_coef, cfg.normalize_advantages)
 
     def critic_loss(critic, mb):
-        obs, _, _, _, ret = mb
+        obs, ret, old_value = mb[0], mb[4], mb[5]
+        if cfg.clip_value:
+            return clipped_value_loss(critic_value(critic, obs), old_value, ret, cfg.clip_eps)
         return value_loss(critic_value(critic, obs), ret)
+
+    def combined_loss(nets, mb):
+        a_loss, aux = actor_loss(nets[0], mb)
+        v_loss = critic_loss(nets[1], mb)
+        return a_loss + cfg.vf_coef * v_loss, (aux, v_loss)
 
     def update(c, mb):
         actor, critic, a_opt, c_opt = c
-        (_, aux), g_a = jax.value_and_grad(actor_loss, has_aux=True)(actor, mb)
-        v_loss, g_c = jax.value_and_grad(critic_loss)(critic, mb)
-        upd, a_opt = actor_tx.update(g_a, a_opt, actor)
-        actor = optax.apply_updates(actor, upd)
-        upd, c_opt = critic_tx.update(g_c, c_opt, critic)
-        critic = optax.apply_updates(critic, upd)
+        if cfg.combined_loss:  # one optimiser, one grad-norm clip over both networks' gradients
+            (_, (aux, v_loss)), (g_a, g_c) = jax.value_and_grad(combined_loss, has_aux=True)((actor, critic), mb)
+            upd, a_opt = actor_tx.update((g_a, g_c), a_opt, (actor, critic))
+            actor, critic = optax.apply_updates((actor, critic), upd)
+        else:
+            (_, aux), g_a = jax.value_and_grad(actor_loss, has_aux=True)(actor, mb)
+            v_loss, g_c = jax.value_and_grad(critic_loss)(critic, mb)
+            upd, a_opt = actor_tx.update(g_a, a_opt, actor)
+            actor = optax.apply_updates(actor, upd)
+            upd, c_opt = critic_tx.update(g_c, c_opt, critic)
+            critic = optax.apply_updates(critic, upd)
         return (actor, critic, a_opt, c_opt), {**aux, "value_loss": v_loss, "grad_norm": optax.tree.norm(g_a)}
 
     def step(state: PPOState, key: jax.Array) -> tuple[PPOState, dict]:
@@ -190,9 +224,9 @@ def make_train_step(
         act_fn = dist_act_fn(adist, lambda o: policy_fn(state.actor, flat_obs(o)))
         carry, traj = rollout(k_roll, state.carry, act_fn, lambda o: critic_value(state.critic, o), benv, T)
         gae = jax.vmap(gae_advantages, in_axes=(1, 1, 1, 1, 1, None, None), out_axes=1)
-        adv, ret = gae(traj.reward, traj.value, traj.next_value, traj.terminated, traj.done,
-                       cfg.gamma, cfg.gae_lambda)
-        batch = jax.tree.map(flatten_time_env, (traj.obs, traj.action, traj.log_prob, adv, ret))
+        no_bootstrap = traj.terminated if cfg.bootstrap_truncation else traj.done
+        adv, ret = gae(traj.reward, traj.value, traj.next_value, no_bootstrap, traj.done, cfg.gamma, cfg.gae_lambda)
+        batch = jax.tree.map(flatten_time_env, (traj.obs, traj.action, traj.log_prob, adv, ret, traj.value))
 
         def epoch(c, k):
             return jax.lax.scan(update, c, shuffle_minibatches(k, batch, M, L))
