@@ -6,7 +6,7 @@ import pytest
 from conftest import run_cli
 
 CLIS = ["cartpole", "kshot", "table1", "kmin", "cost", "ppo", "atari"]
-WITH_DEVICES = ["cartpole", "kshot", "table1", "kmin", "cost", "ppo"]
+WITH_DEVICES = ["cartpole", "kshot", "table1", "kmin", "cost", "ppo", "atari"]
 
 
 @pytest.mark.parametrize("name", CLIS)

@@ -88,7 +88,7 @@ def require_envpool() -> None:
 class EnvpoolState:
     """Per-pool state carried through jit (the emulators themselves live in C++)."""
 
-    handle: jax.Array          # uint8 [8]: envpool's XLA ordering token
+    handle: jax.Array          # uint8 [8]: envpool's XLA ordering token (unused dummy [B] with a mesh)
     reset_next: jax.Array      # bool [B]: the last step ended an episode, so envpool resets on the next
     score: jax.Array           # float32 [B]: raw return of the game in progress
     finished_score: jax.Array  # float32 [B]: summed raw returns of games finished since the last drain
@@ -136,6 +136,56 @@ def auto_reset(state: EnvpoolState, handle: jax.Array, reward: jax.Array, raw_re
     return reward, terminated | was_reset, truncated & ~was_reset, new_state
 
 
+def mesh_step(pool: Any, mesh: Any, action: jax.Array, obs: jax.ShapeDtypeStruct,
+              info_keys: tuple[str, ...] = ()) -> tuple:
+    """One step of ``pool`` (all its B envs) inside a jitted program sharded over ``mesh``.
+
+    envpool's ``.xla()`` step is an XLA custom call with side effects, which XLA's SPMD
+    partitioner refuses to place on a multi-device mesh ("Side-effect HLO must have sharding").
+    Here the pool is stepped through its numpy API by ``jax.experimental.io_callback`` pinned to
+    the first device of the mesh that this process owns (ONE pool per process, as before; the
+    emulators run on envpool's C++ threads either way), and the outputs are constrained to the
+    mesh's batch sharding, so each device receives the envs of its own learners. Calls are
+    ordered by data dependence (each step's actions depend on the previous observations).
+    Single-process meshes only: a multi-host run would need one pool per process fed by its own
+    devices' shards.
+
+    -> (obs [B, *obs.shape[1:]] as ``obs.dtype``, reward float32 [B], terminated [B], truncated [B],
+    {key: float32 [B] from envpool's info for each of ``info_keys``}).
+    """
+    from jax.experimental import io_callback
+    from jax.sharding import SingleDeviceSharding
+
+    from rlsl_jax.parallel import constrain_batch
+
+    num_envs = obs.shape[0]
+    flag = jax.ShapeDtypeStruct((num_envs,), jnp.bool_)
+    f32 = jax.ShapeDtypeStruct((num_envs,), jnp.float32)
+    shapes = (obs, f32, flag, flag, {k: f32 for k in info_keys})
+
+    def host(a):
+        o, r, te, tr, info = pool.step(np.asarray(a))
+        return (np.asarray(o, obs.dtype), np.asarray(r, np.float32), np.asarray(te, bool), np.asarray(tr, bool),
+                {k: np.asarray(info[k], np.float32) for k in info_keys})
+
+    device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
+    out = io_callback(host, shapes, action, sharding=SingleDeviceSharding(device))
+    return constrain_batch(out, mesh)
+
+
+def check_mesh(mesh: Any, num_envs: int) -> Any:
+    """``mesh`` if it spans several devices of this one process and divides ``num_envs``, None for
+    a single device; ValueError otherwise."""
+    if mesh is None or mesh.size == 1:
+        return None
+    if jax.process_count() > 1:
+        raise ValueError("envpool pools cannot be sharded across processes (one pool per process is "
+                         "only implemented for a single process): run one process with --devices")
+    if num_envs % mesh.size:
+        raise ValueError(f"num_envs ({num_envs}) must be a multiple of the number of devices ({mesh.size})")
+    return mesh
+
+
 def drain_scores(state: EnvpoolState) -> tuple[EnvpoolState, dict[str, jax.Array]]:
     """-> (state with zeroed counters, {"games": n, "score": mean raw score of those n games (nan
     if none), "score_sum": sum}). Jittable."""
@@ -153,11 +203,14 @@ class EnvpoolEnv:
       task_id: an envpool Atari id, e.g. "Centipede-v5" (see :func:`atari_ids`).
       num_envs: B, the pool size (synchronous: every step steps all B envs).
       seed: envpool's seed (emulators are seeded at construction).
+      mesh: a multi-device ``parallel.make_mesh`` mesh of this process: the pool is then stepped by
+        :func:`mesh_step` and its outputs are sharded over the devices along the env axis (B must
+        be a multiple of the device count); None (default) or one device: envpool's ``.xla()``.
       **kwargs: envpool options, e.g. ``episodic_life``, ``reward_clip``, ``noop_max``,
         ``max_episode_steps``, ``num_threads``; defaults are envpool's (no clipping, no life loss).
     """
 
-    def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, **kwargs: Any):
+    def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, *, mesh: Any = None, **kwargs: Any):
         require_envpool()
         import envpool
 
@@ -167,10 +220,11 @@ class EnvpoolEnv:
             raise ValueError(f"num_envs must be >= 1 (got {num_envs})")
         self.task_id, self.num_envs, self.seed = task_id, int(num_envs), int(seed)
         self.kwargs = dict(kwargs)
+        self.mesh = check_mesh(mesh, self.num_envs)
         self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
                                  seed=self.seed, **kwargs)
         handle, _, _, self._xla_step = self.pool.xla()
-        self._handle0 = np.asarray(handle)
+        self._handle0 = np.asarray(handle) if self.mesh is None else np.zeros((self.num_envs,), np.uint8)
         space = self.pool.observation_space
         self._obs_space = Box(0, 255, tuple(space.shape), jnp.uint8)
         self._num_actions = int(self.pool.action_space.n)
@@ -199,7 +253,13 @@ class EnvpoolEnv:
     def step(self, key: jax.Array, state: EnvpoolState, action: jax.Array) -> StepResult:
         """Steps all B envs with ``action`` [B] (jittable, not vmappable; ``key`` is unused)."""
         del key
-        handle, (obs, reward, term, trunc, info) = self._xla_step(state.handle, action.astype(jnp.int32))
+        if self.mesh is None:
+            handle, (obs, reward, term, trunc, info) = self._xla_step(state.handle, action.astype(jnp.int32))
+        else:
+            handle = state.handle
+            obs, reward, term, trunc, info = mesh_step(
+                self.pool, self.mesh, action.astype(jnp.int32),
+                jax.ShapeDtypeStruct((self.num_envs, *self._obs_space.shape), jnp.uint8), ("reward", "terminated"))
         reward, terminated, truncated, new_state = auto_reset(
             state, handle, reward, info["reward"], term, trunc, (info["terminated"] > 0) | trunc)
         return StepResult(obs, new_state, reward, terminated, truncated, obs)

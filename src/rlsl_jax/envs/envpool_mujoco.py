@@ -49,7 +49,9 @@ from rlsl_jax.envs.envpool_bridge import (
     EnvpoolState,
     auto_reset,
     check_host_call,
+    check_mesh,
     initial_state,
+    mesh_step,
     require_envpool,
     task_ids,
 )
@@ -72,12 +74,14 @@ class EnvpoolMujocoEnv:
       num_envs: B, the pool size (synchronous: every step steps all B envs).
       seed: envpool's seed (envs are seeded at construction).
       clip_actions: clip actions to the action space's bounds before stepping.
+      mesh: a multi-device mesh of this process: stepped by ``envpool_bridge.mesh_step`` (numpy
+        API, float64 handled by envpool on the host), outputs sharded along the env axis.
       **kwargs: envpool options, e.g. ``max_episode_steps``, ``num_threads``, ``reset_noise_scale``;
         defaults are envpool's (gymnasium's v4 defaults).
     """
 
     def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, *, clip_actions: bool = True,
-                 **kwargs: Any):
+                 mesh: Any = None, **kwargs: Any):
         require_envpool()
         import envpool
 
@@ -87,11 +91,12 @@ class EnvpoolMujocoEnv:
             raise ValueError(f"num_envs must be >= 1 (got {num_envs})")
         self.task_id, self.num_envs, self.seed = task_id, int(num_envs), int(seed)
         self.clip_actions, self.kwargs = bool(clip_actions), dict(kwargs)
+        self.mesh = check_mesh(mesh, self.num_envs)
         self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
                                  seed=self.seed, **kwargs)
         with jax.enable_x64(True):  # the XLA call's buffers must be float64 (module docstring)
             handle, _, _, self._xla_step = self.pool.xla()
-        self._handle0 = np.asarray(handle)
+        self._handle0 = np.asarray(handle) if self.mesh is None else np.zeros((self.num_envs,), np.uint8)
         obs_space, act_space = self.pool.observation_space, self.pool.action_space
         self._obs_space = Box(-np.inf, np.inf, tuple(obs_space.shape), jnp.float32)
         self._low = np.asarray(act_space.low, np.float32)
@@ -127,9 +132,14 @@ class EnvpoolMujocoEnv:
         action = action.astype(jnp.float32)
         if self.clip_actions:
             action = jnp.clip(action, self._low, self._high)
-        with jax.enable_x64(True):
-            handle, (obs, reward, term, trunc, _) = self._xla_step(state.handle, action.astype(jnp.float64))
-            obs, reward = obs.astype(jnp.float32), reward.astype(jnp.float32)
+        if self.mesh is not None:
+            handle = state.handle
+            obs, reward, term, trunc, _ = mesh_step(
+                self.pool, self.mesh, action, jax.ShapeDtypeStruct((self.num_envs, *self._obs_space.shape), jnp.float32))
+        else:
+            with jax.enable_x64(True):
+                handle, (obs, reward, term, trunc, _) = self._xla_step(state.handle, action.astype(jnp.float64))
+                obs, reward = obs.astype(jnp.float32), reward.astype(jnp.float32)
         reward, terminated, truncated, new_state = auto_reset(state, handle, reward, reward, term, trunc,
                                                               term | trunc)
         return StepResult(obs, new_state, reward, terminated, truncated, obs)

@@ -89,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop the evaluation after this many agent steps even if games are still running "
                         "(their partial scores are then reported as truncated); 0 = play every game to its end")
     add_config_args(p, PPMOConfig, skip=SKIP_FIELDS)
-    # no --devices: envpool's step is an XLA custom call with side effects that XLA's SPMD partitioner
-    # cannot place on a multi-device mesh ("Side-effect HLO must have sharding"); see README
-    add_parallel_args(p, devices=False)
+    # --devices: one envpool pool in this process, stepped through envpool_bridge.mesh_step, its
+    # population*envs split over the devices (multi-process Atari is not supported)
+    add_parallel_args(p, what="the learner population and its envpool envs (one pool, this process)")
     p.set_defaults(k=None, **ATARI_DEFAULTS)
     return p
 
@@ -271,7 +271,7 @@ def run_eval(args) -> None:
 # training
 
 
-def make_atari_meta_step(cfg: PPMOConfig, task: str, layer: int, seed: int, env_kwargs: dict):
+def make_atari_meta_step(cfg: PPMOConfig, task: str, layer: int, seed: int, env_kwargs: dict, mesh=None):
     """(init, meta_step, learner, encoder, benv) for PPMO on envpool ``task`` at rollback ``layer``.
 
     ``meta_step`` is PPMO's, followed by draining the bridge's full-game score counters into the
@@ -285,10 +285,11 @@ def make_atari_meta_step(cfg: PPMOConfig, task: str, layer: int, seed: int, env_
     from rlsl_jax.envs.envpool_bridge import drain_scores
     from rlsl_jax.networks.cnn import nature_cnn_critic, nature_cnn_split
 
-    benv, _ = make(f"envpool/{task}", num_envs=cfg.population * cfg.num_envs, seed=seed, **env_kwargs)
+    benv, _ = make(f"envpool/{task}", num_envs=cfg.population * cfg.num_envs, seed=seed, mesh=mesh, **env_kwargs)
     num_actions = int(benv.action_space().n)
     learner, enc = nature_cnn_split(num_actions, layer)
-    init, ppmo_step = make_meta_step(cfg, None, None, learner, benv=benv, critic=nature_cnn_critic(), encoder=enc)
+    init, ppmo_step = make_meta_step(cfg, None, None, learner, benv=benv, critic=nature_cnn_critic(), encoder=enc,
+                                     mesh=mesh)
 
     def meta_step(state, key):
         state, m = ppmo_step(state, key)
@@ -303,13 +304,14 @@ def make_atari_meta_step(cfg: PPMOConfig, task: str, layer: int, seed: int, env_
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    setup_parallel(args)  # --distributed: before envpool is imported
+    # --distributed: before envpool is imported; the population is checked once the config is known
+    mesh = setup_parallel(args)
     if args.distributed:
         import jax
 
         if jax.process_count() > 1:
-            raise UsageError(f"--distributed with {jax.process_count()} processes: the Atari CLI runs on one "
-                             f"device (envpool's XLA step cannot be sharded over a mesh yet); start one process")
+            raise UsageError(f"--distributed with {jax.process_count()} processes: the Atari CLI runs ONE envpool "
+                             f"pool in one process (split over its devices with --devices); start one process")
     validate(args)
     if args.eval is not None:
         return run_eval(args)
@@ -344,8 +346,10 @@ def main(argv: list[str] | None = None) -> None:
             k = KMIN_TABLE5.get(game) or kmin_for(int(probe.action_space().n))
             del probe
         cfg = config_from_args(PPMOConfig, args, k=k)
+    if mesh is not None and cfg.population % mesh.size:
+        raise UsageError(f"--population ({cfg.population}) must be a multiple of the device count ({mesh.size})")
 
-    init, meta_step, learner, enc, benv = make_atari_meta_step(cfg, task, layer, seed, env_kwargs)
+    init, meta_step, learner, enc, benv = make_atari_meta_step(cfg, task, layer, seed, env_kwargs, mesh)
     num_actions = int(benv.action_space().n)
     metadata = {
         "env_id": f"envpool/{task}", "env_kwargs": env_kwargs, "game": game, "k": cfg.k, "layer": layer,
