@@ -80,3 +80,13 @@ def test_cli_errors(tmp_path, capsys):
     if importlib.util.find_spec("rlsl_jax.envs.envpool_mujoco") is None:
         assert "envpool MuJoCo-v4 bridge" in err(["--env", "ant", "--backend", "envpool", "--out", str(tmp_path / "y")])
     assert "--population must be 1" in err(["--env", "ant", "--method", "ppo", "--population", "2"])
+
+
+def test_mjx_state_has_no_zero_size_leaves_for_orbax():
+    # mjx states hold zero-size arrays (orbax cannot save them): the bridge carries only the others
+    benv, _ = make("brax/hopper", num_envs=2)  # default pipeline: mjx (traced only, not compiled here)
+    assert benv.backend == "mjx" and benv._empty
+    packed = jax.eval_shape(lambda k: benv.reset(k)[1], jax.random.key(0))
+    assert all(leaf.size > 0 for leaf in jax.tree.leaves(packed))
+    full = jax.eval_shape(benv.brax_state, packed)
+    assert jax.tree.structure(full) == benv._treedef and "final_obs" in full.info

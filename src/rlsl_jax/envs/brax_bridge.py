@@ -92,6 +92,12 @@ class BraxEnv:
         env = EpisodeWrapper(VmapWrapper(self.raw), self.episode_length, 1)
         self.env = AutoResetWrapper(_final_obs_wrapper()(env))
         self.obs_dim, self.act_dim = int(self.raw.observation_size), int(self.raw.action_size)
+        # The env state travels as the flat list of brax State's non-empty leaves: mjx states hold
+        # zero-size arrays (e.g. hopper's `act`), which orbax cannot checkpoint. They are rebuilt
+        # (as zeros) from this static template before every brax step (``brax_state``).
+        shapes = jax.eval_shape(self.env.reset, jax.ShapeDtypeStruct((self.num_envs, 2), jnp.uint32))
+        self._treedef = jax.tree.structure(shapes)
+        self._empty = {i: leaf for i, leaf in enumerate(jax.tree.leaves(shapes)) if leaf.size == 0}
 
     def observation_space(self, params=None) -> Box:
         return Box(-jnp.inf, jnp.inf, (self.obs_dim,))
@@ -99,21 +105,32 @@ class BraxEnv:
     def action_space(self, params=None) -> Box:
         return Box(-1.0, 1.0, (self.act_dim,))
 
-    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
-        """-> (obs [B, obs_dim], brax State)."""
+    def _pack(self, state) -> list:
+        return [leaf for i, leaf in enumerate(jax.tree.leaves(state)) if i not in self._empty]
+
+    def brax_state(self, packed: list):
+        """The brax ``State`` of an env state returned by ``reset``/``step``."""
+        it = iter(packed)
+        n = self._treedef.num_leaves
+        leaves = [jnp.zeros(self._empty[i].shape, self._empty[i].dtype) if i in self._empty else next(it)
+                  for i in range(n)]
+        return jax.tree.unflatten(self._treedef, leaves)
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, list]:
+        """-> (obs [B, obs_dim], env state: brax State's non-empty leaves, see ``brax_state``)."""
         # brax's wrappers want raw uint32 keys [B, 2] (EpisodeWrapper reads rng.shape[:-1])
         state = self.env.reset(jax.random.key_data(jax.random.split(key, self.num_envs)))
-        return state.obs, state
+        return state.obs, self._pack(state)
 
     def step(self, key: jax.Array, state: Any, action: jax.Array) -> StepResult:
         del key  # brax's dynamics are deterministic
-        state = self.env.step(state, jnp.clip(action, -1.0, 1.0).astype(jnp.float32))
+        state = self.env.step(self.brax_state(state), jnp.clip(action, -1.0, 1.0).astype(jnp.float32))
         # brax's step returns some weakly typed float leaves that reset does not: make them strong, so
         # the carry's type is a fixed point of the step and chunked scans never recompile
         state = jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), state)
         trunc = state.info["truncation"].astype(bool)
         done = state.done.astype(bool)
-        return StepResult(state.obs, state, state.reward.astype(jnp.float32), done & ~trunc, trunc,
+        return StepResult(state.obs, self._pack(state), state.reward.astype(jnp.float32), done & ~trunc, trunc,
                           state.info["final_obs"])
 
 

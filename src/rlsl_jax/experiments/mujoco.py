@@ -195,7 +195,10 @@ def make_mujoco_step(cfg, method: str, benv, norm_obs: bool = True, scale_reward
     from rlsl_jax.networks.gaussian import mujoco_learner
     from rlsl_jax.rl.normalize import NormalizedEnv, drain_raw_returns, rms_to_arrays
 
+    from rlsl_jax.envs.brax_bridge import BraxEnv
+
     nenv = NormalizedEnv(benv, gamma=cfg.gamma, norm_obs=norm_obs, scale_reward=scale_reward)
+    maybe_jit = jax.jit if isinstance(benv, BraxEnv) else (lambda f: f)  # envpool resets on the host
 
     def obs_stats(env_state):  # stored with the dataset only if observations are normalised
         return rms_to_arrays(env_state.obs_rms) if norm_obs else {}
@@ -220,7 +223,9 @@ def make_mujoco_step(cfg, method: str, benv, norm_obs: bool = True, scale_reward
             return {"x": ds.x, "y": ds.y, "inner_lr": ds.inner_lr, "log_std": ds.log_std,
                     **obs_stats(state.carry.env_state)}
 
-        return init, jax.jit(step), learner, dataset_of
+        # init jitted too: an eagerly built brax-mjx state differs from a jitted step's output in a
+        # way jit's cache sees (measured: one extra compilation of the first chunk otherwise)
+        return maybe_jit(init), jax.jit(step), learner, dataset_of
 
     from rlsl_jax.rl.ppo import PPOConfig, make_train_step
 
@@ -243,7 +248,7 @@ def make_mujoco_step(cfg, method: str, benv, norm_obs: bool = True, scale_reward
     def dataset_of(state):
         return {"actor": state.ppo.actor, **obs_stats(state.ppo.carry.env_state)}
 
-    return init, jax.jit(step), learner, dataset_of
+    return maybe_jit(init), jax.jit(step), learner, dataset_of
 
 
 # ------------------------------------------------------------------------------------------------
