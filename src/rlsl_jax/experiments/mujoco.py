@@ -206,6 +206,13 @@ def make_mujoco_step(cfg, method: str, benv, norm_obs: bool = True, scale_reward
 
     def drain(carry, m):
         env_state, s = drain_raw_returns(carry.env_state)
+        if hasattr(env_state.env_state, "finished_games"):
+            # envpool: its auto-reset step is a 0-return "episode"; its own counters hold the true returns
+            from rlsl_jax.envs.envpool_bridge import drain_scores
+
+            pool_state, e = drain_scores(env_state.env_state)
+            env_state = env_state.replace(env_state=pool_state)
+            s = {"episode_return": e["score"], "episodes": e["games"], "last_return": pool_state.last_score.mean()}
         return carry.replace(env_state=env_state), {**m, "train_episode_return": m["episode_return"], **s}
 
     if method == "ppmo":
@@ -277,10 +284,14 @@ def kshot_continuous(key, ds, benv, learner, obs_rms, num_learners: int, max_ste
     k_init, k_reset, k_run = jax.random.split(key, 3)
     phi = learner.sample(k_init, num_learners)
 
+    from rlsl_jax.envs.brax_bridge import BraxEnv
+
+    # envpool resets on the host (not jittable); a brax reset is best compiled
+    obs0, st0 = (jax.jit(nenv.reset) if isinstance(benv, BraxEnv) else nenv.reset)(k_reset)
+
     @jax.jit
-    def play(phi, ds):
+    def play(phi, ds, obs, st):
         phi1 = jax.vmap(lambda p: inner_step(learner.apply, p, ds))(phi)
-        obs, st = nenv.reset(k_reset)
 
         def body(c, k):
             obs, st, alive, ret = c
@@ -295,7 +306,7 @@ def kshot_continuous(key, ds, benv, learner, obs_rms, num_learners: int, max_ste
         c0 = (obs, st, jnp.ones((num_learners,), bool), jnp.zeros((num_learners,), jnp.float32))
         return jax.lax.scan(body, c0, jax.random.split(k_run, max_steps))[0][3]
 
-    returns = np.asarray(play(phi, ds), np.float64)
+    returns = np.asarray(play(phi, ds, obs0, st0), np.float64)
     return {"mean": float(returns.mean()), "std": float(returns.std()), "n": int(num_learners),
             "returns": returns.tolist()}
 
