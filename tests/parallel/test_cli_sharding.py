@@ -44,3 +44,19 @@ def test_kshot_learners_sharded_same_numbers(tmp_path, two_devices, refdata):
     for dist in ("ortho", "random-L"):
         for mode in ("sampled", "greedy"):
             assert out[2][dist][mode]["returns"] == out[1][dist][mode]["returns"], (dist, mode)
+
+
+def test_kmin_distillation_sharded_same_numbers(tmp_path, two_devices):
+    """kmin with a mesh distils its seeds one after the other (vmapping them around the sharded
+    meta-step wedged XLA:CPU): same datasets and scores as the vmapped single-device run."""
+    args = ["--dims", "1", "--ks", "2", "--ppo-steps", "0", "--population", "2", "--seeds", "2",
+            "--meta-epochs", "4", "--learners", "4", "--num-envs", "2", "--rollout-steps", "20",
+            "--minibatch-size", "20", "--update-epochs", "1", "--chunk", "2", "--no-progress"]
+    cells = {}
+    for d in (1, 2):
+        r = run_cli("rlsl_jax.experiments.kmin", *args, "--devices", str(d), "--out", str(tmp_path / f"d{d}"),
+                    timeout=240)
+        assert r.returncode == 0, r.stderr[-1500:]
+        cells[d] = json.loads((tmp_path / f"d{d}" / "cells.jsonl").read_text().splitlines()[0])
+    assert cells[2]["inner_lr"] == pytest.approx(cells[1]["inner_lr"], rel=1e-4)
+    assert cells[2]["sampled_mean"] == pytest.approx(cells[1]["sampled_mean"])
