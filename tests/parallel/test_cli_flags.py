@@ -5,8 +5,8 @@ import pytest
 
 from conftest import run_cli
 
-CLIS = ["cartpole", "kshot", "table1", "kmin", "cost", "ppo", "atari"]
-WITH_DEVICES = ["cartpole", "kshot", "table1", "kmin", "cost", "ppo", "atari"]
+CLIS = ["cartpole", "kshot", "table1", "kmin", "cost", "ppo", "atari", "mujoco"]
+WITH_DEVICES = ["cartpole", "kshot", "table1", "kmin", "cost", "ppo", "atari", "mujoco"]
 
 
 @pytest.mark.parametrize("name", CLIS)

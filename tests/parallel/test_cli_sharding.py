@@ -60,3 +60,27 @@ def test_kmin_distillation_sharded_same_numbers(tmp_path, two_devices):
         cells[d] = json.loads((tmp_path / f"d{d}" / "cells.jsonl").read_text().splitlines()[0])
     assert cells[2]["inner_lr"] == pytest.approx(cells[1]["inner_lr"], rel=1e-4)
     assert cells[2]["sampled_mean"] == pytest.approx(cells[1]["sampled_mean"])
+
+
+def test_mujoco_envpool_ppmo_sharded_same_numbers(tmp_path, two_devices):
+    """Continuous PPMO on envpool Hopper-v4 with the pool split over 2 devices (and the observation
+    normaliser's statistics replicated): the single-device dataset, statistics included."""
+    pytest.importorskip("envpool")
+    import numpy as np
+
+    args = ["--env", "hopper", "--backend", "envpool", "--k", "4", "--population", "2", "--num-envs", "2",
+            "--rollout-steps", "32", "--minibatch-size", "32", "--update-epochs", "1", "--critic-hidden", "16",
+            "--meta-epochs", "2", "--chunk", "2", "--no-progress"]
+    data = {}
+    for d in (1, 2):
+        r = run_cli("rlsl_jax.experiments.mujoco", *args, "--devices", str(d), "--out", str(tmp_path / f"d{d}"),
+                    timeout=240)
+        assert r.returncode == 0, r.stderr[-1500:]
+        with np.load(tmp_path / f"d{d}" / "dataset.npz") as z:
+            data[d] = {k: z[k] for k in ("x", "y", "inner_lr", "log_std", "obs_mean", "obs_var")}
+    for k, v in data[1].items():
+        np.testing.assert_allclose(data[2][k], v, rtol=1e-4, atol=1e-5, err_msg=k)
+    r = run_cli("rlsl_jax.experiments.mujoco", *args, "--population", "3", "--devices", "2",
+                "--out", str(tmp_path / "bad"))
+    assert r.returncode == 2 and "must be a multiple of the device count (2)" in r.stderr
+    assert not (tmp_path / "bad").exists()

@@ -191,9 +191,13 @@ def make_meta_step(
         critic = critic_init(k_critic)
         state = PPMOState(ds, critic, ds_tx.init(ds), critic_tx.init(critic),
                           init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
-        if mesh is not None:  # env states sharded over devices, everything else replicated
-            state = jax.device_put(state, replicated(mesh)).replace(
-                carry=jax.device_put(state.carry, batch_sharding(mesh)))
+        if mesh is not None:  # per-env leaves [P·E, ...] sharded over devices, everything else replicated
+            # (e.g. an observation normaliser's statistics in the env state are shared by all envs)
+            def place(x):
+                per_env = jnp.ndim(x) > 0 and jnp.shape(x)[0] == P * E
+                return jax.device_put(x, batch_sharding(mesh) if per_env else replicated(mesh))
+
+            state = jax.device_put(state, replicated(mesh)).replace(carry=jax.tree.map(place, state.carry))
         return state
 
     def per_learner(x):  # [T, P*E, ...] -> [P, E*T, ...]

@@ -38,7 +38,8 @@ from pathlib import Path
 
 from rlsl_jax.config import add_config_args, config_from_args, config_from_dict, config_to_dict
 from rlsl_jax.distill.ppmo import PPMOConfig
-from rlsl_jax.experiments.common import UsageError, run_main, write_json
+from rlsl_jax.experiments.common import (UsageError, add_parallel_args, is_main_process, run_main, setup_parallel,
+                                         write_json)
 
 ENVS = ("ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_double_pendulum", "reacher",
         "walker2d")
@@ -93,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-learners", type=int, default=64, help="fresh learners to train and score")
     g.add_argument("--greedy", action="store_true", help="evaluate with the action means instead of samples")
     add_config_args(p, PPMOConfig)
+    add_parallel_args(p, what="the PPMO population and its envs (brax: any process count; envpool: one pool, "
+                              "one process)")
     p.set_defaults(**MUJOCO_DEFAULTS)
     return p
 
@@ -151,8 +154,10 @@ def check_envpool() -> None:
                          "which is not in this installation yet; use --backend brax")
 
 
-def make_benv(backend: str, env: str, num_envs: int, seed: int, brax_backend: str | None, episode_length: int):
-    """The batched env of ``num_envs`` copies of ``env`` (registry ids "brax/<env>" or "envpool/<Task>-v4")."""
+def make_benv(backend: str, env: str, num_envs: int, seed: int, brax_backend: str | None, episode_length: int,
+              mesh=None):
+    """The batched env of ``num_envs`` copies of ``env`` (registry ids "brax/<env>" or "envpool/<Task>-v4");
+    ``mesh``: envpool's pool is split over its devices (brax envs are sharded by PPMO itself)."""
     from rlsl_jax.envs import make
 
     try:
@@ -163,7 +168,7 @@ def make_benv(backend: str, env: str, num_envs: int, seed: int, brax_backend: st
             benv, _ = make(f"brax/{env}", num_envs=num_envs, **kw)
         else:
             check_envpool()
-            benv, _ = make(f"envpool/{ENVPOOL_IDS[env]}", num_envs=num_envs, seed=seed)
+            benv, _ = make(f"envpool/{ENVPOOL_IDS[env]}", num_envs=num_envs, seed=seed, mesh=mesh)
     except (ValueError, ImportError) as e:
         raise UsageError(str(e)) from e
     return benv
@@ -177,7 +182,7 @@ def env_id_of(backend: str, env: str) -> str:
 # training
 
 
-def make_mujoco_step(cfg, method: str, benv, norm_obs: bool = True, scale_reward: bool = True):
+def make_mujoco_step(cfg, method: str, benv, norm_obs: bool = True, scale_reward: bool = True, mesh=None):
     """(init, step, learner, dataset_of) for PPMO (``cfg`` a PPMOConfig) or direct PPO on ``benv``
     (P·E envs, P = 1 for PPO), observations normalised and rewards scaled by ``rl.normalize``.
 
@@ -218,7 +223,7 @@ def make_mujoco_step(cfg, method: str, benv, norm_obs: bool = True, scale_reward
     if method == "ppmo":
         from rlsl_jax.distill.ppmo import make_meta_step
 
-        init, ppmo_step = make_meta_step(cfg, None, None, learner, benv=nenv)
+        init, ppmo_step = make_meta_step(cfg, None, None, learner, benv=nenv, mesh=mesh)
 
         def step(state, key):
             state, m = ppmo_step(state, key)
@@ -355,6 +360,8 @@ def run_eval(args) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    mesh = setup_parallel(args)  # --distributed before brax/envpool load; population checked below
+    main_process = is_main_process()
     validate(args)
     if args.eval is not None:
         return run_eval(args)
@@ -378,16 +385,26 @@ def main(argv: list[str] | None = None) -> None:
               "episode_length": args.episode_length, "norm_obs": args.norm_obs, "scale_reward": args.scale_reward}
         run_info = {"seed": args.seed, "config": config_to_dict(cfg), "mujoco": mj}
     seed = run_info["seed"]
+    if mesh is not None:
+        if mj["method"] == "ppo":
+            raise UsageError("--method ppo trains one agent on one device; --devices/--distributed are for ppmo")
+        if cfg.population % mesh.size:
+            raise UsageError(f"--population ({cfg.population}) must be a multiple of the device count ({mesh.size})")
+        if mj["backend"] == "envpool" and jax.process_count() > 1:
+            raise UsageError("--backend envpool runs ONE pool in one process (split over its devices with "
+                             "--devices); use --backend brax for several processes")
     benv = make_benv(mj["backend"], mj["env"], cfg.population * cfg.num_envs, seed, mj["brax_backend"],
-                     mj["episode_length"])
-    init, step, learner, dataset_of = make_mujoco_step(cfg, mj["method"], benv, mj["norm_obs"], mj["scale_reward"])
+                     mj["episode_length"], mesh)
+    init, step, learner, dataset_of = make_mujoco_step(cfg, mj["method"], benv, mj["norm_obs"], mj["scale_reward"],
+                                                       mesh)
     if mj["backend"] == "brax" and mj["brax_backend"] is None:
         mj = {**mj, "brax_backend": benv.backend}
     metadata = {"env_id": env_id_of(mj["backend"], mj["env"]), "mujoco": mj, "k": cfg.k,
                 "obs_shape": list(benv.observation_space().shape), "act_dim": learner.out_dim,
                 "learner": learner.describe(), "seed": seed, "config": config_to_dict(cfg), "method": mj["method"]}
-    args.out.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
+    if main_process:
+        args.out.mkdir(parents=True, exist_ok=True)
+    if not args.resume and main_process:
         write_json(args.out / "run.json", {**run_info, "mujoco": mj})
     ticks: list[tuple[float, int]] = []
     after_restore = None
@@ -402,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
                              checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
                              dataset_of=dataset_of, on_chunk=lambda s, m: ticks.append((time.time(), int(s.meta_epoch))),
                              after_restore=after_restore)
+    if not main_process:  # only process 0 writes plots, exports and summaries
+        return
     method = mj["method"].upper()
     plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "meta_epoch",
                ["episode_return"] + (["inner_lr"] if mj["method"] == "ppmo" else []),
