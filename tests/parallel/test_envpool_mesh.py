@@ -1,5 +1,5 @@
-"""envpool pools on a multi-device mesh (one pool per process, its envs split over the devices):
-the same numbers as the single-device ``.xla()`` path, outputs really sharded.
+"""envpool on a multi-device mesh (one pool per device, ``envpool_bridge.DevicePools``): the same
+numbers as ONE pool on one device through ``.xla()``, outputs really sharded.
 
 Subprocesses, because the simulated CPU device count is fixed when JAX starts.
 """

@@ -195,9 +195,13 @@ def make_meta_step(
             # (e.g. an observation normaliser's statistics in the env state are shared by all envs)
             def place(x):
                 per_env = jnp.ndim(x) > 0 and jnp.shape(x)[0] == P * E
-                return jax.device_put(x, batch_sharding(mesh) if per_env else replicated(mesh))
+                sharding = batch_sharding(mesh) if per_env else replicated(mesh)
+                if isinstance(x, jax.Array) and not x.is_fully_addressable:
+                    return x  # already global, e.g. envpool's per-device pools (envpool_bridge.DevicePools)
+                return jax.device_put(x, sharding)
 
-            state = jax.device_put(state, replicated(mesh)).replace(carry=jax.tree.map(place, state.carry))
+            carry = jax.tree.map(place, state.carry)
+            state = jax.device_put(state.replace(carry=None), replicated(mesh)).replace(carry=carry)
         return state
 
     def per_learner(x):  # [T, P*E, ...] -> [P, E*T, ...]

@@ -136,54 +136,75 @@ def auto_reset(state: EnvpoolState, handle: jax.Array, reward: jax.Array, raw_re
     return reward, terminated | was_reset, truncated & ~was_reset, new_state
 
 
-def mesh_step(pool: Any, mesh: Any, action: jax.Array, obs: jax.ShapeDtypeStruct,
-              info_keys: tuple[str, ...] = ()) -> tuple:
-    """One step of ``pool`` (all its B envs) inside a jitted program sharded over ``mesh``.
+class DevicePools:
+    """envpool on a device mesh: ONE pool per mesh device that this process owns, each holding that
+    device's contiguous share of the B envs (learner-major, as ``VmapEnv`` orders them).
 
-    envpool's ``.xla()`` step is an XLA custom call with side effects, which XLA's SPMD
-    partitioner refuses to place on a multi-device mesh ("Side-effect HLO must have sharding").
-    Here the pool is stepped through its numpy API by ``jax.experimental.io_callback`` pinned to
-    the first device of the mesh that this process owns (ONE pool per process, as before; the
-    emulators run on envpool's C++ threads either way), and the outputs are constrained to the
-    mesh's batch sharding, so each device receives the envs of its own learners. Calls are
+    envpool's ``.xla()`` step is an XLA custom call with side effects, which XLA's SPMD partitioner
+    refuses to place on a multi-device mesh ("Side-effect HLO must have sharding"). Here every
+    device steps its own pool through its numpy API from a ``jax.experimental.io_callback`` inside
+    ``jax.shard_map`` (the callback runs in the process that owns the device, with that device's
+    actions), so the outputs come back sharded along the env axis and a multi-host run keeps each
+    process's envs in that process. envpool seeds env j of a pool with ``seed + j``; pool i is made
+    with ``seed + i · B/D``, so D pools step exactly the envs of one pool of B (tested). Calls are
     ordered by data dependence (each step's actions depend on the previous observations).
-    Single-process meshes only: a multi-host run would need one pool per process fed by its own
-    devices' shards.
 
-    -> (obs [B, *obs.shape[1:]] as ``obs.dtype``, reward float32 [B], terminated [B], truncated [B],
-    {key: float32 [B] from envpool's info for each of ``info_keys``}).
+    Args:
+      make_pool: ``make_pool(num_envs, seed)`` -> an envpool gym-API pool.
+      mesh: a 1-D ``parallel.make_mesh`` mesh; B must be a multiple of its size.
     """
-    from jax.experimental import io_callback
-    from jax.sharding import SingleDeviceSharding
 
-    from rlsl_jax.parallel import constrain_batch
+    def __init__(self, make_pool: Any, mesh: Any, num_envs: int, seed: int):
+        if num_envs % mesh.size:
+            raise ValueError(f"num_envs ({num_envs}) must be a multiple of the number of devices ({mesh.size})")
+        self.mesh, self.num_envs, self.per_device = mesh, num_envs, num_envs // mesh.size
+        self.devices = list(mesh.devices.flat)
+        me = jax.process_index()
+        self.pools = {i: make_pool(self.per_device, seed + i * self.per_device)
+                      for i, d in enumerate(self.devices) if d.process_index == me}
 
-    num_envs = obs.shape[0]
-    flag = jax.ShapeDtypeStruct((num_envs,), jnp.bool_)
-    f32 = jax.ShapeDtypeStruct((num_envs,), jnp.float32)
-    shapes = (obs, f32, flag, flag, {k: f32 for k in info_keys})
+    @property
+    def any_pool(self) -> Any:
+        """One of this process's pools (spaces and configuration are the same in all)."""
+        return next(iter(self.pools.values()))
 
-    def host(a):
-        o, r, te, tr, info = pool.step(np.asarray(a))
-        return (np.asarray(o, obs.dtype), np.asarray(r, np.float32), np.asarray(te, bool), np.asarray(tr, bool),
-                {k: np.asarray(info[k], np.float32) for k in info_keys})
+    def reset(self, dtype: Any) -> jax.Array:
+        """Resets every local pool (a host call) -> obs [B, ...] sharded along the env axis."""
+        from rlsl_jax.parallel import batch_sharding
 
-    device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
-    out = io_callback(host, shapes, action, sharding=SingleDeviceSharding(device))
-    return constrain_batch(out, mesh)
+        parts = [jax.device_put(np.asarray(pool.reset()[0], dtype), self.devices[i]) for i, pool in self.pools.items()]
+        return jax.make_array_from_single_device_arrays((self.num_envs, *parts[0].shape[1:]),
+                                                        batch_sharding(self.mesh), parts)
+
+    def step(self, action: jax.Array, obs_shape: tuple[int, ...], obs_dtype: Any,
+             info_keys: tuple[str, ...] = ()) -> tuple:
+        """Steps all B envs (jittable) -> (obs [B, *obs_shape], reward float32 [B], terminated [B],
+        truncated [B], {key: float32 [B] from envpool's info for each of ``info_keys``}), sharded."""
+        from jax.experimental import io_callback
+        from jax.sharding import PartitionSpec
+
+        from rlsl_jax.parallel import AXIS
+
+        n = self.per_device
+        flag = jax.ShapeDtypeStruct((n,), jnp.bool_)
+        f32 = jax.ShapeDtypeStruct((n,), jnp.float32)
+        shapes = (jax.ShapeDtypeStruct((n, *obs_shape), obs_dtype), f32, flag, flag, {k: f32 for k in info_keys})
+
+        def host(i, a):
+            o, r, te, tr, info = self.pools[int(i)].step(np.asarray(a))
+            return (np.asarray(o, obs_dtype), np.asarray(r, np.float32), np.asarray(te, bool), np.asarray(tr, bool),
+                    {k: np.asarray(info[k], np.float32) for k in info_keys})
+
+        def local(a):  # this device's [B/D] actions -> its pool's outputs
+            return io_callback(host, shapes, jax.lax.axis_index(AXIS), a)
+
+        spec = PartitionSpec(AXIS)
+        return jax.shard_map(local, mesh=self.mesh, in_specs=spec, out_specs=spec)(action)
 
 
-def check_mesh(mesh: Any, num_envs: int) -> Any:
-    """``mesh`` if it spans several devices of this one process and divides ``num_envs``, None for
-    a single device; ValueError otherwise."""
-    if mesh is None or mesh.size == 1:
-        return None
-    if jax.process_count() > 1:
-        raise ValueError("envpool pools cannot be sharded across processes (one pool per process is "
-                         "only implemented for a single process): run one process with --devices")
-    if num_envs % mesh.size:
-        raise ValueError(f"num_envs ({num_envs}) must be a multiple of the number of devices ({mesh.size})")
-    return mesh
+def check_mesh(mesh: Any) -> Any:
+    """``mesh`` if it spans several devices, None for none or a single device."""
+    return None if mesh is None or mesh.size == 1 else mesh
 
 
 def drain_scores(state: EnvpoolState) -> tuple[EnvpoolState, dict[str, jax.Array]]:
@@ -203,9 +224,9 @@ class EnvpoolEnv:
       task_id: an envpool Atari id, e.g. "Centipede-v5" (see :func:`atari_ids`).
       num_envs: B, the pool size (synchronous: every step steps all B envs).
       seed: envpool's seed (emulators are seeded at construction).
-      mesh: a multi-device ``parallel.make_mesh`` mesh of this process: the pool is then stepped by
-        :func:`mesh_step` and its outputs are sharded over the devices along the env axis (B must
-        be a multiple of the device count); None (default) or one device: envpool's ``.xla()``.
+      mesh: a multi-device ``parallel.make_mesh`` mesh (any number of processes): one pool per
+        device of this process (:class:`DevicePools`), outputs sharded along the env axis (B must
+        be a multiple of the device count); None (default) or one device: ONE pool via ``.xla()``.
       **kwargs: envpool options, e.g. ``episodic_life``, ``reward_clip``, ``noop_max``,
         ``max_episode_steps``, ``num_threads``; defaults are envpool's (no clipping, no life loss).
     """
@@ -220,11 +241,17 @@ class EnvpoolEnv:
             raise ValueError(f"num_envs must be >= 1 (got {num_envs})")
         self.task_id, self.num_envs, self.seed = task_id, int(num_envs), int(seed)
         self.kwargs = dict(kwargs)
-        self.mesh = check_mesh(mesh, self.num_envs)
-        self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
-                                 seed=self.seed, **kwargs)
-        handle, _, _, self._xla_step = self.pool.xla()
-        self._handle0 = np.asarray(handle) if self.mesh is None else np.zeros((self.num_envs,), np.uint8)
+        self.mesh = check_mesh(mesh)
+        if self.mesh is None:
+            self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
+                                     seed=self.seed, **kwargs)
+            handle, _, _, self._xla_step = self.pool.xla()
+            self._handle0 = np.asarray(handle)
+        else:
+            self.pools = DevicePools(lambda n, s: envpool.make(task_id, env_type="gym", num_envs=n, batch_size=n,
+                                                               seed=s, **kwargs), self.mesh, self.num_envs, self.seed)
+            self.pool = self.pools.any_pool
+            self._handle0 = np.zeros((self.num_envs,), np.uint8)
         space = self.pool.observation_space
         self._obs_space = Box(0, 255, tuple(space.shape), jnp.uint8)
         self._num_actions = int(self.pool.action_space.n)
@@ -247,6 +274,8 @@ class EnvpoolEnv:
         """Resets all B envs (a host call: NOT jittable; ``key`` is ignored). -> (obs [B, 4, 84, 84]
         uint8, state)."""
         check_host_call(key, "EnvpoolEnv")
+        if self.mesh is not None:
+            return self.pools.reset(np.uint8), initial_state(self._handle0, self.num_envs)
         obs, _ = self.pool.reset()
         return jnp.asarray(obs), initial_state(self._handle0, self.num_envs)
 
@@ -257,9 +286,8 @@ class EnvpoolEnv:
             handle, (obs, reward, term, trunc, info) = self._xla_step(state.handle, action.astype(jnp.int32))
         else:
             handle = state.handle
-            obs, reward, term, trunc, info = mesh_step(
-                self.pool, self.mesh, action.astype(jnp.int32),
-                jax.ShapeDtypeStruct((self.num_envs, *self._obs_space.shape), jnp.uint8), ("reward", "terminated"))
+            obs, reward, term, trunc, info = self.pools.step(action.astype(jnp.int32), self._obs_space.shape,
+                                                             jnp.uint8, ("reward", "terminated"))
         reward, terminated, truncated, new_state = auto_reset(
             state, handle, reward, info["reward"], term, trunc, (info["terminated"] > 0) | trunc)
         return StepResult(obs, new_state, reward, terminated, truncated, obs)

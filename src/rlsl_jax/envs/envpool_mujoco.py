@@ -49,9 +49,9 @@ from rlsl_jax.envs.envpool_bridge import (
     EnvpoolState,
     auto_reset,
     check_host_call,
+    DevicePools,
     check_mesh,
     initial_state,
-    mesh_step,
     require_envpool,
     task_ids,
 )
@@ -74,8 +74,8 @@ class EnvpoolMujocoEnv:
       num_envs: B, the pool size (synchronous: every step steps all B envs).
       seed: envpool's seed (envs are seeded at construction).
       clip_actions: clip actions to the action space's bounds before stepping.
-      mesh: a multi-device mesh of this process: stepped by ``envpool_bridge.mesh_step`` (numpy
-        API, float64 handled by envpool on the host), outputs sharded along the env axis.
+      mesh: a multi-device mesh: one pool per device of this process (``envpool_bridge.DevicePools``;
+        numpy API, float64 handled on the host), outputs sharded along the env axis.
       **kwargs: envpool options, e.g. ``max_episode_steps``, ``num_threads``, ``reset_noise_scale``;
         defaults are envpool's (gymnasium's v4 defaults).
     """
@@ -91,12 +91,18 @@ class EnvpoolMujocoEnv:
             raise ValueError(f"num_envs must be >= 1 (got {num_envs})")
         self.task_id, self.num_envs, self.seed = task_id, int(num_envs), int(seed)
         self.clip_actions, self.kwargs = bool(clip_actions), dict(kwargs)
-        self.mesh = check_mesh(mesh, self.num_envs)
-        self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
-                                 seed=self.seed, **kwargs)
-        with jax.enable_x64(True):  # the XLA call's buffers must be float64 (module docstring)
-            handle, _, _, self._xla_step = self.pool.xla()
-        self._handle0 = np.asarray(handle) if self.mesh is None else np.zeros((self.num_envs,), np.uint8)
+        self.mesh = check_mesh(mesh)
+        if self.mesh is None:
+            self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
+                                     seed=self.seed, **kwargs)
+            with jax.enable_x64(True):  # the XLA call's buffers must be float64 (module docstring)
+                handle, _, _, self._xla_step = self.pool.xla()
+            self._handle0 = np.asarray(handle)
+        else:
+            self.pools = DevicePools(lambda n, s: envpool.make(task_id, env_type="gym", num_envs=n, batch_size=n,
+                                                               seed=s, **kwargs), self.mesh, self.num_envs, self.seed)
+            self.pool = self.pools.any_pool
+            self._handle0 = np.zeros((self.num_envs,), np.uint8)
         obs_space, act_space = self.pool.observation_space, self.pool.action_space
         self._obs_space = Box(-np.inf, np.inf, tuple(obs_space.shape), jnp.float32)
         self._low = np.asarray(act_space.low, np.float32)
@@ -122,6 +128,8 @@ class EnvpoolMujocoEnv:
         """Resets all B envs (a host call: NOT jittable; ``key`` is ignored). -> (obs [B, obs_dim]
         float32, state)."""
         check_host_call(key, "EnvpoolMujocoEnv")
+        if self.mesh is not None:
+            return self.pools.reset(np.float32), initial_state(self._handle0, self.num_envs)
         obs, _ = self.pool.reset()
         return jnp.asarray(np.asarray(obs, np.float32)), initial_state(self._handle0, self.num_envs)
 
@@ -134,8 +142,7 @@ class EnvpoolMujocoEnv:
             action = jnp.clip(action, self._low, self._high)
         if self.mesh is not None:
             handle = state.handle
-            obs, reward, term, trunc, _ = mesh_step(
-                self.pool, self.mesh, action, jax.ShapeDtypeStruct((self.num_envs, *self._obs_space.shape), jnp.float32))
+            obs, reward, term, trunc, _ = self.pools.step(action, self._obs_space.shape, jnp.float32)
         else:
             with jax.enable_x64(True):
                 handle, (obs, reward, term, trunc, _) = self._xla_step(state.handle, action.astype(jnp.float64))

@@ -37,7 +37,8 @@ from pathlib import Path
 
 from rlsl_jax.config import add_config_args, config_from_args, config_from_dict, config_to_dict
 from rlsl_jax.distill.ppmo import PPMOConfig
-from rlsl_jax.experiments.common import UsageError, add_parallel_args, run_main, setup_parallel, write_json
+from rlsl_jax.experiments.common import (UsageError, add_parallel_args, is_main_process, run_main, setup_parallel,
+                                         write_json)
 
 NUM_LAYERS = 5
 KMIN_TABLE5 = {"Centipede": 10, "MsPacman": 6, "Pong": 4, "SpaceInvaders": 4}
@@ -89,9 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop the evaluation after this many agent steps even if games are still running "
                         "(their partial scores are then reported as truncated); 0 = play every game to its end")
     add_config_args(p, PPMOConfig, skip=SKIP_FIELDS)
-    # --devices: one envpool pool in this process, stepped through envpool_bridge.mesh_step, its
-    # population*envs split over the devices (multi-process Atari is not supported)
-    add_parallel_args(p, what="the learner population and its envpool envs (one pool, this process)")
+    # --devices: the population and its envs split over the devices, one envpool pool per device
+    # (envpool_bridge.DevicePools); with --distributed each process steps its own devices' pools
+    add_parallel_args(p, what="the learner population and its envpool envs (one pool per device)")
     p.set_defaults(k=None, **ATARI_DEFAULTS)
     return p
 
@@ -306,19 +307,13 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     # --distributed: before envpool is imported; the population is checked once the config is known
     mesh = setup_parallel(args)
-    if args.distributed:
-        import jax
-
-        if jax.process_count() > 1:
-            raise UsageError(f"--distributed with {jax.process_count()} processes: the Atari CLI runs ONE envpool "
-                             f"pool in one process (split over its devices with --devices); start one process")
     validate(args)
     if args.eval is not None:
         return run_eval(args)
 
     import jax
 
-    from rlsl_jax.checkpoint import export_npz
+    from rlsl_jax.checkpoint import write_npz
     from rlsl_jax.cpu import configure_cpu
     from rlsl_jax.distill import runner
     from rlsl_jax.experiments.common import plot_curve
@@ -357,8 +352,10 @@ def main(argv: list[str] | None = None) -> None:
         "encoder": encoder_description(num_actions, layer), "seed": seed, "config": config_to_dict(cfg),
         "method": "ppo" if layer == NUM_LAYERS else "ppmo",
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
+    main_process = is_main_process()
+    if main_process:
+        args.out.mkdir(parents=True, exist_ok=True)
+    if not args.resume and main_process:
         write_json(args.out / "run.json", {"game": game, "task": task, "layer": layer, "env_kwargs": env_kwargs,
                                            "seed": seed, "config": config_to_dict(cfg)})
     ticks: list[tuple[float, int]] = []
@@ -370,10 +367,14 @@ def main(argv: list[str] | None = None) -> None:
                              metadata=metadata, resume=args.resume, chunk=args.chunk,
                              checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
                              on_chunk=on_chunk, after_restore=lambda restored, fresh: restored.replace(carry=fresh.carry))
+    if not main_process:  # only process 0 writes plots, the npz and summaries
+        return
     plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "meta_epoch", ["episode_return", "inner_lr"],
                f"{'PPO' if layer == NUM_LAYERS else 'PPMO'} {task} l={layer} k={cfg.k} P={cfg.population} "
                f"(episode_return = raw game score)")
-    export_npz(args.out / "checkpoints", args.out / "dataset.npz")
+    # from memory, on host copies: in a multi-process run only process 0 is here
+    dataset = jax.device_get(state.dataset)
+    write_npz(dataset, metadata, args.out / "dataset.npz")
     summary = {"game": game, "task": task, "layer": layer, "k": cfg.k, "population": cfg.population,
                "num_envs": cfg.num_envs, "rollout_steps": cfg.rollout_steps, "meta_epochs": int(state.meta_epoch),
                "train_wall_s": round(info["wall_s"], 2), "backend": jax.default_backend(),
@@ -381,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(ticks) >= 2 and ticks[-1][1] > ticks[0][1]:
         summary["epoch_s_after_compile"] = (ticks[-1][0] - ticks[0][0]) / (ticks[-1][1] - ticks[0][1])
     if args.final_eval_learners:
-        r = kshot_scores(jax.random.key(seed + 1_000_003), state.dataset, task, learner,
+        r = kshot_scores(jax.random.key(seed + 1_000_003), dataset, task, learner,
                          None if enc is None else enc.apply, args.final_eval_learners, seed=seed + 1_000_003,
                          progress=not args.no_progress)
         summary["eval"] = {k: r[k] for k in ("mean", "std", "n", "steps", "truncated")}

@@ -94,8 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-learners", type=int, default=64, help="fresh learners to train and score")
     g.add_argument("--greedy", action="store_true", help="evaluate with the action means instead of samples")
     add_config_args(p, PPMOConfig)
-    add_parallel_args(p, what="the PPMO population and its envs (brax: any process count; envpool: one pool, "
-                              "one process)")
+    add_parallel_args(p, what="the PPMO population and its envs (envpool: one pool per device)")
     p.set_defaults(**MUJOCO_DEFAULTS)
     return p
 
@@ -390,9 +389,6 @@ def main(argv: list[str] | None = None) -> None:
             raise UsageError("--method ppo trains one agent on one device; --devices/--distributed are for ppmo")
         if cfg.population % mesh.size:
             raise UsageError(f"--population ({cfg.population}) must be a multiple of the device count ({mesh.size})")
-        if mj["backend"] == "envpool" and jax.process_count() > 1:
-            raise UsageError("--backend envpool runs ONE pool in one process (split over its devices with "
-                             "--devices); use --backend brax for several processes")
     benv = make_benv(mj["backend"], mj["env"], cfg.population * cfg.num_envs, seed, mj["brax_backend"],
                      mj["episode_length"], mesh)
     init, step, learner, dataset_of = make_mujoco_step(cfg, mj["method"], benv, mj["norm_obs"], mj["scale_reward"],
@@ -436,16 +432,22 @@ def main(argv: list[str] | None = None) -> None:
     if "epoch_s_after_compile" in summary:
         line += f" ({summary['epoch_s_after_compile']:.2f} s/meta-epoch after compile)"
     if mj["method"] == "ppmo":
-        from rlsl_jax.checkpoint import export_npz
+        from rlsl_jax.checkpoint import write_npz
+        from rlsl_jax.distill.dataset import Dataset
 
-        export_npz(args.out / "checkpoints", args.out / "dataset.npz")
+        # from memory, on host copies: in a multi-process run only process 0 is here (reading the
+        # checkpoint back through orbax, or computing on the global arrays, would wait for the others)
+        arrays = jax.device_get(dataset_of(state))
+        ds = Dataset(arrays["x"], arrays["y"], arrays["inner_lr"], log_std=arrays["log_std"])
+        extra = {k: v for k, v in arrays.items() if k.startswith("obs_")}
+        write_npz(ds, {**metadata, "extra": extra}, args.out / "dataset.npz")
         if args.final_eval_learners:
-            from rlsl_jax.rl.normalize import rms_from_meta, rms_to_arrays
+            from rlsl_jax.rl.normalize import rms_from_meta
 
             ebenv = make_benv(mj["backend"], mj["env"], args.final_eval_learners, seed + 1_000_003,
                               mj["brax_backend"], mj["episode_length"])
-            rms = rms_from_meta({"extra": rms_to_arrays(state.carry.env_state.obs_rms)}) if mj["norm_obs"] else None
-            r = kshot_continuous(jax.random.key(seed + 1_000_003), state.dataset, ebenv, learner, rms,
+            rms = rms_from_meta({"extra": extra}) if mj["norm_obs"] else None
+            r = kshot_continuous(jax.random.key(seed + 1_000_003), ds, ebenv, learner, rms,
                                  args.final_eval_learners, mj["episode_length"])
             summary["eval"] = {k: r[k] for k in ("mean", "std", "n")}
             line += f"; {r['n']} fresh learners: return {r['mean']:.1f} ± {r['std']:.1f}"
