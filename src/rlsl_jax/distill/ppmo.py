@@ -196,7 +196,7 @@ def make_meta_step(
             def place(x):
                 per_env = jnp.ndim(x) > 0 and jnp.shape(x)[0] == P * E
                 sharding = batch_sharding(mesh) if per_env else replicated(mesh)
-                if isinstance(x, jax.Array) and not x.is_fully_addressable:
+                if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) and not x.is_fully_addressable:
                     return x  # already global, e.g. envpool's per-device pools (envpool_bridge.DevicePools)
                 return jax.device_put(x, sharding)
 
