@@ -207,6 +207,28 @@ def check_mesh(mesh: Any) -> Any:
     return None if mesh is None or mesh.size == 1 else mesh
 
 
+def open_pools(task_id: str, num_envs: int, seed: int, mesh: Any, kwargs: dict, x64: bool = False) -> tuple:
+    """The envpool pool(s) behind a bridge -> (pool, xla_step, handle0, pools): without a mesh
+    (``check_mesh``) ONE pool of ``num_envs`` with its ``.xla()`` step and initial handle
+    (``x64``: built inside ``jax.enable_x64(True)``, for float64 tasks) and ``pools`` None; on a
+    mesh a :class:`DevicePools` (``pool`` one of them, for spaces and config; no ``.xla()``; a
+    dummy [B] handle)."""
+    import contextlib
+
+    import envpool
+
+    def make_pool(n, s):
+        return envpool.make(task_id, env_type="gym", num_envs=n, batch_size=n, seed=s, **kwargs)
+
+    if mesh is None:
+        pool = make_pool(num_envs, seed)
+        with jax.enable_x64(True) if x64 else contextlib.nullcontext():
+            handle, _, _, xla_step = pool.xla()
+        return pool, xla_step, np.asarray(handle), None
+    pools = DevicePools(make_pool, mesh, num_envs, seed)
+    return pools.any_pool, None, np.zeros((num_envs,), np.uint8), pools
+
+
 def drain_scores(state: EnvpoolState) -> tuple[EnvpoolState, dict[str, jax.Array]]:
     """-> (state with zeroed counters, {"games": n, "score": mean raw score of those n games (nan
     if none), "score_sum": sum}). Jittable."""
@@ -233,8 +255,6 @@ class EnvpoolEnv:
 
     def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, *, mesh: Any = None, **kwargs: Any):
         require_envpool()
-        import envpool
-
         if task_id not in atari_ids():
             raise ValueError(f"unknown envpool Atari id {task_id!r}; valid: {', '.join(atari_ids())}")
         if int(num_envs) < 1:
@@ -242,16 +262,8 @@ class EnvpoolEnv:
         self.task_id, self.num_envs, self.seed = task_id, int(num_envs), int(seed)
         self.kwargs = dict(kwargs)
         self.mesh = check_mesh(mesh)
-        if self.mesh is None:
-            self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
-                                     seed=self.seed, **kwargs)
-            handle, _, _, self._xla_step = self.pool.xla()
-            self._handle0 = np.asarray(handle)
-        else:
-            self.pools = DevicePools(lambda n, s: envpool.make(task_id, env_type="gym", num_envs=n, batch_size=n,
-                                                               seed=s, **kwargs), self.mesh, self.num_envs, self.seed)
-            self.pool = self.pools.any_pool
-            self._handle0 = np.zeros((self.num_envs,), np.uint8)
+        self.pool, self._xla_step, self._handle0, self.pools = open_pools(task_id, self.num_envs, self.seed,
+                                                                          self.mesh, kwargs)
         space = self.pool.observation_space
         self._obs_space = Box(0, 255, tuple(space.shape), jnp.uint8)
         self._num_actions = int(self.pool.action_space.n)

@@ -49,9 +49,9 @@ from rlsl_jax.envs.envpool_bridge import (
     EnvpoolState,
     auto_reset,
     check_host_call,
-    DevicePools,
     check_mesh,
     initial_state,
+    open_pools,
     require_envpool,
     task_ids,
 )
@@ -83,8 +83,6 @@ class EnvpoolMujocoEnv:
     def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, *, clip_actions: bool = True,
                  mesh: Any = None, **kwargs: Any):
         require_envpool()
-        import envpool
-
         if task_id not in mujoco_ids():
             raise ValueError(f"unknown envpool MuJoCo id {task_id!r}; valid: {', '.join(mujoco_ids())}")
         if int(num_envs) < 1:
@@ -92,17 +90,9 @@ class EnvpoolMujocoEnv:
         self.task_id, self.num_envs, self.seed = task_id, int(num_envs), int(seed)
         self.clip_actions, self.kwargs = bool(clip_actions), dict(kwargs)
         self.mesh = check_mesh(mesh)
-        if self.mesh is None:
-            self.pool = envpool.make(task_id, env_type="gym", num_envs=self.num_envs, batch_size=self.num_envs,
-                                     seed=self.seed, **kwargs)
-            with jax.enable_x64(True):  # the XLA call's buffers must be float64 (module docstring)
-                handle, _, _, self._xla_step = self.pool.xla()
-            self._handle0 = np.asarray(handle)
-        else:
-            self.pools = DevicePools(lambda n, s: envpool.make(task_id, env_type="gym", num_envs=n, batch_size=n,
-                                                               seed=s, **kwargs), self.mesh, self.num_envs, self.seed)
-            self.pool = self.pools.any_pool
-            self._handle0 = np.zeros((self.num_envs,), np.uint8)
+        # x64: the XLA call's buffers must be float64 (module docstring)
+        self.pool, self._xla_step, self._handle0, self.pools = open_pools(task_id, self.num_envs, self.seed,
+                                                                          self.mesh, kwargs, x64=True)
         obs_space, act_space = self.pool.observation_space, self.pool.action_space
         self._obs_space = Box(-np.inf, np.inf, tuple(obs_space.shape), jnp.float32)
         self._low = np.asarray(act_space.low, np.float32)
