@@ -1,5 +1,6 @@
 """Shared test fixtures and paths."""
 
+import json
 import os
 import subprocess
 import sys
@@ -25,3 +26,14 @@ def run_cli(module: str, *args: str, timeout: float = 300, cwd: Path | None = No
     env.setdefault("JAX_PLATFORMS", "cpu")
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=cwd or REPO)
+
+
+def run_script_json(script: str, *args: str, timeout: float = 300) -> dict:
+    """Runs ``python -c script args`` (the package from src/, CPU) and returns the JSON object it
+    prints on its last line; the script's own stderr in the assertion message if it fails. Used for
+    cases that need a fresh JAX (e.g. a simulated device count set before JAX starts)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), JAX_PLATFORMS="cpu")
+    r = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
+                       env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])

@@ -2,7 +2,6 @@
 its seeds sharded, k-shot evaluation with its learners sharded."""
 
 import json
-import os
 
 import pytest
 

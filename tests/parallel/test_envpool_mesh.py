@@ -4,7 +4,6 @@ numbers as ONE pool on one device through ``.xla()``, outputs really sharded.
 Subprocesses, because the simulated CPU device count is fixed when JAX starts.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_script_json
 
 pytest.importorskip("envpool")
 
@@ -60,11 +59,7 @@ SCRIPT = textwrap.dedent('''
 
 
 def _run(devices: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), JAX_PLATFORMS="cpu")
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(devices)], capture_output=True, text=True,
-                       timeout=300, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_script_json(SCRIPT, str(devices))
 
 
 def test_envpool_pools_sharded_over_2_devices_match_one_device():

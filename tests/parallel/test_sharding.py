@@ -4,13 +4,12 @@ Each case runs in a subprocess because the device count is fixed when JAX starts
 (``XLA_FLAGS=--xla_force_host_platform_device_count=4``).
 """
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
 
-from conftest import REPO
+from conftest import REPO, run_script_json
 
 SCRIPT = textwrap.dedent('''
     import json, os, sys
@@ -39,11 +38,7 @@ SCRIPT = textwrap.dedent('''
 
 
 def _run(devices: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), JAX_PLATFORMS="cpu")
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(devices)], capture_output=True, text=True,
-                       timeout=300, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_script_json(SCRIPT, str(devices))
 
 
 def test_ppmo_and_kshot_same_numbers_on_1_and_4_devices():

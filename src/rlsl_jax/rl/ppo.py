@@ -41,7 +41,7 @@ from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
 from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init
 from rlsl_jax.rl.config import RolloutPPOConfig
 from rlsl_jax.rl.gae import gae_advantages
-from rlsl_jax.rl.ppo_loss import action_dist_of, policy_fn_of, ppo_policy_loss, value_loss
+from rlsl_jax.rl.ppo_loss import action_dist_of, clipped_value_loss, policy_fn_of, ppo_policy_loss, value_loss
 from rlsl_jax.rl.rollout import RolloutCarry, dist_act_fn, episode_stats, init_rollout_carry, rollout
 
 
@@ -112,13 +112,6 @@ def shuffle_minibatches(key: jax.Array, batch: Any, num_minibatches: int, miniba
     n = jax.tree.leaves(batch)[0].shape[0]
     idx = jax.random.permutation(key, n)[: num_minibatches * minibatch_len]
     return jax.tree.map(lambda x: x[idx].reshape(num_minibatches, minibatch_len, *x.shape[1:]), batch)
-
-
-def clipped_value_loss(values: jax.Array, old_values: jax.Array, returns: jax.Array, clip_eps: float) -> jax.Array:
-    """PureJaxRL/CleanRL value clipping: 0.5 · mean max((V − R)², (V_clip − R)²) with
-    V_clip = V_old + clip(V − V_old, ±clip_eps), V_old the rollout's prediction. [B] each."""
-    v_clipped = old_values + jnp.clip(values - old_values, -clip_eps, clip_eps)
-    return 0.5 * jnp.mean(jnp.maximum((values - returns) ** 2, (v_clipped - returns) ** 2))
 
 
 # ----------------------------------------------------------------------------------------------

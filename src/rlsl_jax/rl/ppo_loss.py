@@ -133,3 +133,12 @@ def value_loss(values: jax.Array, returns: jax.Array) -> jax.Array:
     """0.5 · mean (V(s) − R)² (Eq. 2, no value clipping). values, returns: [B]."""
     chex.assert_equal_shape([values, returns])
     return 0.5 * jnp.mean((values - returns) ** 2)
+
+
+def clipped_value_loss(values: jax.Array, old_values: jax.Array, returns: jax.Array, clip_eps: float) -> jax.Array:
+    """PureJaxRL/CleanRL value clipping (direct PPO's default; PPMO uses ``value_loss``):
+    0.5 · mean max((V − R)², (V_clip − R)²) with V_clip = V_old + clip(V − V_old, ±clip_eps),
+    V_old the rollout's prediction. values, old_values, returns: [B]."""
+    chex.assert_equal_shape([values, old_values, returns])
+    v_clipped = old_values + jnp.clip(values - old_values, -clip_eps, clip_eps)
+    return 0.5 * jnp.mean(jnp.maximum((values - returns) ** 2, (v_clipped - returns) ** 2))
