@@ -61,3 +61,7 @@ def test_jitted_rollout_reset_step_and_scores():
     carry, traj = f(jax.random.key(2), carry.replace(env_state=st))
     assert f._cache_size() == 1
     np.testing.assert_array_equal(np.asarray(traj.done)[:, 0], [0, 0, 1, 1, 0, 0, 0, 0, 0, 1])
+    # final_obs is the next obs (final_obs_is_obs): rollout takes next_value from the next step's value
+    v = np.asarray(jax.vmap(value)(traj.obs))
+    np.testing.assert_array_equal(np.asarray(traj.next_value)[:-1], v[1:])
+    np.testing.assert_array_equal(np.asarray(traj.next_value)[-1], np.asarray(value(carry.obs)))

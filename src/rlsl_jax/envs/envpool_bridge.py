@@ -253,6 +253,8 @@ class EnvpoolEnv:
         ``max_episode_steps``, ``num_threads``; defaults are envpool's (no clipping, no life loss).
     """
 
+    final_obs_is_obs = True   # envpool never resets within a step (rl.rollout uses one critic call per step)
+
     def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, *, mesh: Any = None, **kwargs: Any):
         require_envpool()
         if task_id not in atari_ids():

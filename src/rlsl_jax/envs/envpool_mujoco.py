@@ -80,6 +80,8 @@ class EnvpoolMujocoEnv:
         defaults are envpool's (gymnasium's v4 defaults).
     """
 
+    final_obs_is_obs = True   # envpool never resets within a step (rl.rollout uses one critic call per step)
+
     def __init__(self, task_id: str, num_envs: int = 1, seed: int = 0, *, clip_actions: bool = True,
                  mesh: Any = None, **kwargs: Any):
         require_envpool()

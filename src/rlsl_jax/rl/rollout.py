@@ -52,7 +52,13 @@ ValueFn = Callable[[jax.Array], jax.Array]                            # obs[B] -
 def rollout(
     key: jax.Array, carry: RolloutCarry, act_fn: ActFn, value_fn: ValueFn, benv, num_steps: int
 ) -> tuple[RolloutCarry, Transition]:
-    """Runs ``num_steps`` steps of all B environments; returns the new carry and [T, B] data."""
+    """Runs ``num_steps`` steps of all B environments; returns the new carry and [T, B] data.
+
+    ``next_value`` is V(final_obs). For envs whose ``final_obs`` is always the next ``obs``
+    (class attribute ``final_obs_is_obs = True``: the envpool bridges, which never reset within a
+    step) it is the next step's ``value`` instead, plus one critic call on the last observation
+    after the scan: one critic forward per step instead of two, same numbers."""
+    shift = bool(getattr(benv, "final_obs_is_obs", False))
 
     def step(c: RolloutCarry, k: jax.Array):
         k_act, k_env = jax.random.split(k)
@@ -60,7 +66,7 @@ def rollout(
         value = value_fn(c.obs)
         res = benv.step(k_env, c.env_state, action)
         done = jnp.logical_or(res.terminated, res.truncated)
-        next_value = value_fn(res.final_obs)
+        next_value = value if shift else value_fn(res.final_obs)   # placeholder when shifted
         ep_ret = c.running_return + res.reward
         tr = Transition(
             c.obs, action, log_prob, value, next_value, res.reward, res.terminated, done,
@@ -71,7 +77,11 @@ def rollout(
         )
         return c, tr
 
-    return jax.lax.scan(step, carry, jax.random.split(key, num_steps))
+    carry, traj = jax.lax.scan(step, carry, jax.random.split(key, num_steps))
+    if shift:
+        last = value_fn(carry.obs)[None]
+        traj = traj._replace(next_value=jnp.concatenate([traj.value[1:], last], axis=0))
+    return carry, traj
 
 
 def categorical_act_fn(logits_fn: Callable[[jax.Array], jax.Array]) -> ActFn:
