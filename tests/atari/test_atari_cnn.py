@@ -81,3 +81,43 @@ def test_split_learners_and_encoders():
     assert v.shape == (5,)
     with pytest.raises(ValueError):
         nature_cnn_split(6, 6)
+
+
+def test_im2col_equals_conv_values_gradients_and_meta_gradient():
+    """The CPU default (im2col, channels-last inside) computes the same function as lax.conv (the
+    GPU default) at every split: outputs, gradients, and the second-order meta-gradient dL/dX
+    through one SGD step on (X, Y)."""
+    from rlsl_jax.networks.cnn import conv_impl
+
+    assert conv_impl() == ("im2col" if jax.default_backend() == "cpu" else "conv")
+    spec = nature_cnn_spec(6)
+    params = cnn_init_jit(jax.random.key(4), spec)
+    x = jax.random.normal(jax.random.key(5), (3, 4, 84, 84))
+    frames = jax.random.randint(jax.random.key(6), (5, 4, 84, 84), 0, 256).astype(jnp.uint8)
+    y = jax.random.normal(jax.random.key(7), (3, 6))
+
+    def close(a, b):
+        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+            scale = float(np.abs(np.asarray(v)).max()) + 1e-12
+            np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=0, atol=2e-5 * scale)
+
+    for layer in range(6):
+        feats = cnn_apply(params[:layer], x, spec, 0, impl="conv")
+        outs = {}
+        for impl in ("conv", "im2col"):
+            f = lambda p, h, impl=impl: cnn_apply(p, h, spec, layer, impl=impl)  # noqa: E731
+            val, grads = jax.jit(jax.value_and_grad(lambda p, h: jnp.sum(jnp.sin(f(p, h))), argnums=(0, 1)))(
+                params[layer:], feats)
+            outs[impl] = (f(params[layer:], feats), val, grads)
+        close(outs["im2col"], outs["conv"])
+
+    def meta(impl):
+        def outer(xx):
+            inner = lambda p: jnp.mean((cnn_apply(p, xx, spec, impl=impl) - y) ** 2)  # noqa: E731
+            p1 = jax.tree.map(lambda p, g: p - 0.5 * g, params, jax.grad(inner)(params))
+            return jax.nn.log_softmax(cnn_apply(p1, frames, spec, impl=impl))[:, 0].mean()
+        return jax.jit(jax.grad(outer))(x)
+
+    close(meta("im2col"), meta("conv"))
+    with pytest.raises(ValueError, match="impl must be"):
+        cnn_apply(params, x, spec, impl="fft")
