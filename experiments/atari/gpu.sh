@@ -18,9 +18,11 @@ case "${1:?stage}" in
       2>&1 | tail -2
     $A --eval experiments/atari/atari_centipede_fulldistill_k10.npz --game Centipede --eval-learners 32 --untrained \
       --out "$OUT" 2>&1 | tail -2 ;;
-  timing)  # seconds per meta-epoch after compile: PPMO full distillation (l=0), l=4, and PPO (l=5), Centipede
-    for l in 0 4 5; do
-      $A --game Centipede --layer "$l" --meta-epochs "${2:-30}" --chunk 10 --out "$OUT/timing_l$l" 2>&1 | tail -1
+  timing)  # seconds per meta-epoch after compile: PPMO full distillation (l=0), l=4, and PPO (l=5), Centipede,
+    # with lax.conv (the GPU default) and with im2col convolutions (the CPU default), to pick the faster
+    for impl in conv im2col; do
+      python3 benchmarks/atari_epoch.py --game Centipede --layers 0,4,5 --epochs "${2:-10}" --repeats 3 --impl $impl \
+        --out "$OUT/atari_epoch_$impl.md" 2>&1 | grep -v '^Failed to import'
     done ;;
   pong_l4)  # Table 2: Pong l=4 (paper 21.0; RL 17.3); resumable: call again with a larger META_EPOCHS and --resume
     $A --game Pong --layer 4 --meta-epochs "${2:-3000}" --chunk 50 --checkpoint-every 250 --final-eval-learners 32 \
