@@ -19,6 +19,9 @@ network; float inputs (the distilled X ≈ N(0, 1)) are used as they are.
 spec, start)`` applies them, so ``cnn_apply(enc + rest, x) == cnn_apply(rest, cnn_apply(enc, x),
 start=l)`` for ``enc = layers[:l]``: :func:`nature_cnn_split` returns the learner distribution of
 layers [l, 5) and the encoder (init, apply) of layers [0, l).
+
+Convolutions are ``lax.conv_general_dilated`` on accelerators and im2col matmuls on the CPU backend
+(:func:`conv_impl`: XLA:CPU's convolutions inside loops are 10-40x slower); same numbers.
 """
 
 from __future__ import annotations
