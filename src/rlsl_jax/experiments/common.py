@@ -73,8 +73,20 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) if r[k] not in ("", "nan") else np.nan for r in rows]) for k in rows[0]}
 
 
+def running_mean(xs: np.ndarray, ys: np.ndarray, min_points: int = 50) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Trailing mean of the finite points of ``ys`` over a window of 1/25 of them (>= 2) ->
+    (x, mean, window), or None when there are fewer than ``min_points`` finite points."""
+    ok = np.isfinite(ys)
+    n = int(ok.sum())
+    if n < min_points:
+        return None
+    w = max(2, n // 25)
+    return xs[ok][w - 1:], np.convolve(ys[ok], np.ones(w) / w, mode="valid"), w
+
+
 def plot_curve(log_path: Path, out_png: Path, x: str, ys: list[str], title: str) -> None:
-    """Plots columns ``ys`` of a CSV log against ``x`` into ``out_png``."""
+    """Plots columns ``ys`` of a CSV log against ``x`` into ``out_png``; noisy per-meta-epoch
+    series (50 points or more) get their trailing mean drawn over them (:func:`running_mean`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,7 +97,12 @@ def plot_curve(log_path: Path, out_png: Path, x: str, ys: list[str], title: str)
         return
     fig, axes = plt.subplots(1, len(ys), figsize=(4.5 * len(ys), 3.4), squeeze=False)
     for ax, y in zip(axes[0], ys):
-        ax.plot(data[x], data[y], lw=1)
+        ok = np.isfinite(data[y])
+        smooth = running_mean(data[x], data[y])
+        ax.plot(data[x][ok], data[y][ok], lw=0.8 if smooth else 1, alpha=0.4 if smooth else 1)
+        if smooth:
+            ax.plot(smooth[0], smooth[1], lw=1.8, color="C1", label=f"mean of the last {smooth[2]} points")
+            ax.legend(fontsize=7)
         ax.set_xlabel(x.replace("_", " "))
         ax.set_ylabel(y.replace("_", " "))
         ax.grid(alpha=0.3)
