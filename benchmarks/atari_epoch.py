@@ -25,18 +25,11 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from scaling import best_of  # benchmarks/scaling.py: best wall time of repeated calls
+
 
 def _ints(s: str) -> list[int]:
     return [int(v) for v in s.split(",") if v.strip()]
-
-
-def best_of(call, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(call())
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def time_env(task: str, num_envs: int, steps: int, epochs: int, repeats: int, env_kwargs: dict) -> float:
