@@ -9,7 +9,7 @@ README does (``jax.jit(jax.vmap(make_train(config)))``), then reports
 * PureJaxRL's own training metric: ``returned_episode_returns`` (return of the last finished
   episode of each env, logged every step) averaged over envs and the steps of an update, at the last
   update and over the last 10 updates;
-* OUR evaluator on each seed's final actor (``rlsl_jax.rl.ppo.policy_returns``: fresh episodes of
+* OUR evaluator on each seed's final actor (``rlsl_jax.evaluate.policy_returns``: fresh episodes of
   CartPole-v1, sampled and greedy actions), the metric ``experiments/ppo`` reports.
 
 PureJaxRL's source is NOT copied into this repository: pass a checkout with ``--purejaxrl-src``
@@ -121,7 +121,7 @@ def main(argv=None) -> None:
 
     from rlsl_jax.envs import make
     from rlsl_jax.networks import cartpole_learner
-    from rlsl_jax.rl.ppo import policy_returns
+    from rlsl_jax.evaluate import policy_returns
 
     pjr = import_purejaxrl(args.purejaxrl_src)
     config = dict(CONFIG, TOTAL_TIMESTEPS=args.total_steps)

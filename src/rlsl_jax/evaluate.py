@@ -78,6 +78,17 @@ def kshot_returns(key: jax.Array, ds: Dataset, env, env_params, learner, num_lea
     return constrain_replicated(jax.vmap(one)(jax.random.split(k_eval, num_learners), phi1), mesh)
 
 
+def policy_returns(key: jax.Array, actor: Any, env, env_params, learner, episodes: int,
+                   greedy: bool = False) -> jax.Array:
+    """Returns [episodes] of ONE trained actor (direct PPO's; sampled or greedy actions), each
+    episode run to termination or the env's step cap."""
+    max_steps = max_steps_of(env_params)
+    obs_dim = learner.obs_dim
+    policy = lambda o: learner.apply(actor, o.reshape(obs_dim))  # noqa: E731
+    return jax.vmap(lambda k: episode_return(k, env, env_params, policy, max_steps, greedy))(
+        jax.random.split(key, episodes))
+
+
 def max_steps_of(env_params, default: int = 500) -> int:
     return int(getattr(env_params, "max_steps_in_episode", default))
 

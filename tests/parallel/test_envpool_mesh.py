@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent('''
     # PPMO on Pong, 2 learners x 2 envs; small MLPs on subsampled frames (a parameter-free "encoder")
     from rlsl_jax.networks import cartpole_learner
     from rlsl_jax.networks.mlp import mlp_apply, mlp_init
-    from rlsl_jax.rl.ppo import critic_spec
+    from rlsl_jax.rl.update import critic_spec
     feat = lambda x: x[..., ::12, ::12].reshape(*x.shape[:-3], 196).astype(jnp.float32) / 255.0
     critic = (lambda k: mlp_init(k, critic_spec(196, (16,))), lambda p, o: mlp_apply(p, feat(o), "tanh")[..., 0])
     benv, _ = make("envpool/Pong-v5", num_envs=4, seed=3, mesh=mesh)

@@ -11,7 +11,8 @@ from rlsl_jax import rl
 from rlsl_jax.envs import make
 from rlsl_jax.networks import cartpole_learner
 from rlsl_jax.rl import ppo
-from rlsl_jax.rl.ppo import PPOConfig, epoch_keys, make_seed_chunk, make_train_step, policy_returns
+from rlsl_jax.evaluate import policy_returns
+from rlsl_jax.rl.ppo import PPOConfig, epoch_keys, make_seed_chunk, make_train_step
 
 TINY = PPOConfig(num_envs=3, rollout_steps=16, minibatch_size=16, update_epochs=2)
 

@@ -37,16 +37,15 @@ from rlsl_jax.config import field
 from rlsl_jax.distill.dataset import Dataset, init_dataset, project
 from rlsl_jax.distill.inner import inner_step
 from rlsl_jax.envs.batched import VmapEnv
-from rlsl_jax.networks.learners import LearnerDist
-from rlsl_jax.networks.mlp import mlp_apply, mlp_init
+from rlsl_jax.networks.learners import Learner
 from rlsl_jax.parallel import batch_sharding, check_divisible, constrain_batch, replicated
 from rlsl_jax.rl.config import RolloutPPOConfig
 from rlsl_jax.rl.gae import gae_advantages
-from rlsl_jax.rl.ppo import critic_spec, shuffle_minibatches
-from rlsl_jax.rl.ppo import make_optimizer as ppo_optimizer
-from rlsl_jax.rl.ppo import default_learner
 from rlsl_jax.rl.ppo_loss import action_dist_of, policy_fn_of, ppo_policy_loss, value_loss
 from rlsl_jax.rl.rollout import RolloutCarry, dist_act_fn, episode_stats, init_rollout_carry, rollout
+from rlsl_jax.rl.update import default_learner, mlp_critic, shuffle_minibatches
+from rlsl_jax.rl.update import epoch_keys  # noqa: F401  (re-exported: distill.epoch_keys)
+from rlsl_jax.rl.update import make_optimizer as update_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +83,7 @@ class PPMOState:
 
 def make_optimizer(lr: float, cfg: PPMOConfig) -> optax.GradientTransformation:
     """clip_by_global_norm then Adam, no annealing: the same optimiser as direct PPO."""
-    return ppo_optimizer(lr, cfg.max_grad_norm, cfg.adam_eps)
+    return update_optimizer(lr, cfg.max_grad_norm, cfg.adam_eps)
 
 
 def policy_apply(learner_apply: Callable, encoder_apply: Callable | None = None) -> Callable:
@@ -101,7 +100,7 @@ def adapted_params(ds: Dataset, phi: Any, learner_apply: Callable, encoder_apply
     return inner_step(lambda p, x: f(ds, p, x), phi, ds)
 
 
-def meta_policy_loss(ds: Dataset, learner: LearnerDist, phi: Any, obs: jax.Array, actions: jax.Array,
+def meta_policy_loss(ds: Dataset, learner: Learner, phi: Any, obs: jax.Array, actions: jax.Array,
                      old_log_prob: jax.Array, advantages: jax.Array, cfg: PPMOConfig,
                      encoder_apply: Callable | None = None) -> tuple[jax.Array, dict]:
     """The outer loss of P learners on a minibatch, as a function of the dataset θ.
@@ -128,7 +127,7 @@ def make_meta_step(
     cfg: PPMOConfig,
     env,
     env_params,
-    learner: LearnerDist | None = None,
+    learner: Learner | None = None,
     *,
     benv=None,
     critic: tuple[Callable, Callable] | None = None,
@@ -172,22 +171,15 @@ def make_meta_step(
     enc_init, enc_apply = encoder if encoder is not None else (None, None)
     policy = policy_apply(policy_fn_of(learner), enc_apply)
 
-    if critic is None:
-        spec = critic_spec(math.prod(obs_shape), cfg.critic_hidden)
-
-        def critic_init(key):
-            return mlp_init(key, spec)
-
-        def critic_value(params, obs):
-            return mlp_apply(params, obs.reshape(*obs.shape[: obs.ndim - len(obs_shape)], -1), "tanh")[..., 0]
-    else:
-        critic_init, critic_value = critic
+    critic_init, critic_value = critic if critic is not None else mlp_critic(obs_shape, cfg.critic_hidden)
 
     def init(key: jax.Array) -> PPMOState:
         k_ds, k_critic, k_env = jax.random.split(key, 3)
+        if enc_init is not None:  # a key of its own: fold_in(k_ds, 1) would be split(k_ds)[1], which draws Y
+            k_ds, k_enc = jax.random.split(k_ds)
         ds = init_dataset(k_ds, cfg.k, obs_shape, num_actions, cfg.init_inner_lr, continuous=adist.continuous)
         if enc_init is not None:
-            ds = ds.replace(encoder=enc_init(jax.random.fold_in(k_ds, 1)))
+            ds = ds.replace(encoder=enc_init(k_enc))
         critic = critic_init(k_critic)
         state = PPMOState(ds, critic, ds_tx.init(ds), critic_tx.init(critic),
                           init_rollout_carry(k_env, benv), jnp.zeros((), jnp.int32))
@@ -269,9 +261,3 @@ def make_chunk(meta_step: Callable) -> Callable:
     so the host is touched once per chunk (logging, progress, checkpoints). Cached per
     ``meta_step``, so repeated runs in one process reuse the compiled chunk."""
     return jax.jit(lambda state, keys: jax.lax.scan(meta_step, state, keys))
-
-
-def epoch_keys(seed_key: jax.Array, start: int, num: int) -> jax.Array:
-    """Keys of meta-epochs [start, start + num): ``fold_in(seed_key, i)``; a resumed run therefore
-    uses exactly the keys an uninterrupted run would."""
-    return jax.vmap(lambda i: jax.random.fold_in(seed_key, i))(jnp.arange(start, start + num))

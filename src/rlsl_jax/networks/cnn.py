@@ -34,6 +34,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rlsl_jax.networks.learners import DiscreteLearner
+
 Params = list  # list[dict[str, jax.Array]], one dict {"w", "b"} per layer
 SQRT2 = 2.0**0.5
 ATARI_OBS_SHAPE = (4, 84, 84)
@@ -216,7 +218,7 @@ def cnn_init_many(key: jax.Array, spec: CNNSpec, num: int, start: int = 0, stop:
 
 
 @dataclasses.dataclass(frozen=True)
-class CNNLearnerDist:
+class CNNLearnerDist(DiscreteLearner):
     """The learner distribution of layers [start, num_layers) of ``spec`` (α_a with start = 0).
 
     Same interface as ``networks.learners.LearnerDist`` (``sample``/``apply``), so PPMO and the

@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
+from rlsl_jax.networks.learners import DiscreteLearner, LearnerDist, cartpole_learner
 from rlsl_jax.networks.mlp import ACTIVATIONS, MLPSpec, Params, mlp_apply
 
 SQRT2 = 2.0**0.5
@@ -160,7 +160,7 @@ def pad_params(params: Params, widths: Sequence[int]) -> Params:
 # ---------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
-class RandomWidthDist:
+class RandomWidthDist(DiscreteLearner):
     """MLPs whose hidden layers all have ONE width h ~ U{min_width, ..., max_width} per learner,
     stored zero-padded to ``max_width`` so that every sample has the same pytree shape.
 
@@ -246,7 +246,7 @@ class RandomWidthDist:
 
 
 @dataclasses.dataclass(frozen=True)
-class PaddedDist:
+class PaddedDist(DiscreteLearner):
     """A fixed-architecture ``LearnerDist`` whose samples are zero-padded to wider hidden layers
     (exactly equivalent learners; lets it share a pytree shape with a ``RandomWidthDist``)."""
 
@@ -281,7 +281,7 @@ class PaddedDist:
 
 
 @dataclasses.dataclass(frozen=True)
-class MixtureDist:
+class MixtureDist(DiscreteLearner):
     """Each learner is drawn from one of ``components``, chosen uniformly at random per learner.
 
     All components must share one pytree shape and one ``apply`` (same activation); pad them
@@ -355,7 +355,7 @@ class LearnerGroup(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class RandomDepthDist:
+class RandomDepthDist(DiscreteLearner):
     """MLPs with L ~ U{min_depth, ..., max_depth} hidden layers of ``width`` per learner.
 
     Attributes:

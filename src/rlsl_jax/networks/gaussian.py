@@ -5,7 +5,7 @@ action means as outputs — tanh MLP obs -> 64 -> 64 -> act_dim, orthogonal √2
 head, zero biases — and one log-std parameter per action dimension, initialised to 0 (σ = 1), as
 CleanRL's ``ppo_continuous_action``. Parameters are ``{"mlp": [layers], "log_std": [act_dim]}``;
 ``apply`` gives the means (what the inner step fits to Y), ``policy`` gives (means, log-std), the
-parameters of ``rl.ppo_loss.DiagGaussian``.
+parameters of ``networks.heads.DiagGaussian``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init, mlp_init_many
-from rlsl_jax.rl.ppo_loss import DiagGaussian
+from rlsl_jax.networks.heads import DiagGaussian
 
 
 @dataclasses.dataclass(frozen=True)

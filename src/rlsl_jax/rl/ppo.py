@@ -13,8 +13,8 @@ The actor is the learner architecture Λ (``networks.learners.cartpole_learner``
 orthogonal √2, head 0.01) and the critic is PPMO's (same MLP, head gain 1).
 
 Rollout, GAE and both losses are ``rlsl_jax.rl.rollout`` / ``.gae`` / ``.ppo_loss``, shared with
-``distill.ppmo``. The helpers ``critic_spec``, ``make_optimizer``, ``flatten_time_env`` and
-``shuffle_minibatches`` below are written so PPMO can use them too.
+``distill.ppmo``; the critic, optimiser and minibatching helpers are ``rlsl_jax.rl.update``, shared
+with PPMO too.
 
 Everything is a pure function of (state, key), so seeds vmap::
 
@@ -37,12 +37,14 @@ import optax
 
 from rlsl_jax.config import field
 from rlsl_jax.envs.batched import VmapEnv
-from rlsl_jax.networks.learners import LearnerDist, cartpole_learner
-from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init
+from rlsl_jax.networks.learners import Learner
 from rlsl_jax.rl.config import RolloutPPOConfig
 from rlsl_jax.rl.gae import gae_advantages
 from rlsl_jax.rl.ppo_loss import action_dist_of, clipped_value_loss, policy_fn_of, ppo_policy_loss, value_loss
 from rlsl_jax.rl.rollout import RolloutCarry, dist_act_fn, episode_stats, init_rollout_carry, rollout
+from rlsl_jax.rl.update import (  # noqa: F401  (epoch_keys, init_seeds: re-exported)
+    default_learner, epoch_keys, flatten_time_env, init_seeds, make_optimizer, mlp_critic, shuffle_minibatches,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,40 +85,6 @@ class PPOConfig(RolloutPPOConfig):
         return max(1, math.ceil(total_steps / self.transitions_per_epoch))
 
 
-# ----------------------------------------------------------------------------------------------
-# Helpers shared in spirit with distill.ppmo (same critic, same optimiser, same minibatching).
-
-
-def critic_spec(obs_dim: int, hidden: tuple[int, ...]) -> MLPSpec:
-    """The critic V_ψ of PPMO and PPO: tanh MLP, orthogonal √2 hidden layers, head gain 1."""
-    return MLPSpec(obs_dim, tuple(hidden), 1, "tanh", "orthogonal", 2.0**0.5, 1.0)
-
-
-def make_optimizer(lr: float, max_grad_norm: float, adam_eps: float,
-                   anneal_updates: int = 0) -> optax.GradientTransformation:
-    """clip_by_global_norm(max_grad_norm) then Adam(lr, eps); the rate is constant, or annealed
-    linearly to 0 over ``anneal_updates`` optimiser updates if that is > 0."""
-    if anneal_updates > 0:
-        lr = optax.linear_schedule(lr, 0.0, anneal_updates)
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(lr, eps=adam_eps))
-
-
-def flatten_time_env(x: jax.Array) -> jax.Array:
-    """[T, E, ...] -> [E*T, ...], environment-major (env e's steps are contiguous)."""
-    return x.swapaxes(0, 1).reshape(x.shape[0] * x.shape[1], *x.shape[2:])
-
-
-def shuffle_minibatches(key: jax.Array, batch: Any, num_minibatches: int, minibatch_len: int) -> Any:
-    """One random permutation of the N samples of every leaf [N, ...] -> [M, L, ...] (the first
-    M·L permuted samples; the same permutation for every leaf)."""
-    n = jax.tree.leaves(batch)[0].shape[0]
-    idx = jax.random.permutation(key, n)[: num_minibatches * minibatch_len]
-    return jax.tree.map(lambda x: x[idx].reshape(num_minibatches, minibatch_len, *x.shape[1:]), batch)
-
-
-# ----------------------------------------------------------------------------------------------
-
-
 @flax.struct.dataclass
 class PPOState:
     actor: Any
@@ -131,7 +99,7 @@ def make_train_step(
     cfg: PPOConfig,
     env,
     env_params,
-    learner: LearnerDist | None = None,
+    learner: Learner | None = None,
     *,
     benv=None,
 ) -> tuple[Callable[[jax.Array], PPOState], Callable[[PPOState, jax.Array], tuple[PPOState, dict]]]:
@@ -152,8 +120,7 @@ def make_train_step(
     obs_dim = math.prod(obs_shape)
     learner = learner or default_learner(obs_dim, spaces.action_space(env_params))
     adist, policy_fn = action_dist_of(learner), policy_fn_of(learner)
-    init_actor = getattr(learner, "init_params", None) or (lambda k: mlp_init(k, learner.spec))
-    c_spec = critic_spec(obs_dim, cfg.critic_hidden)
+    critic_init, critic_value = mlp_critic(obs_shape, cfg.critic_hidden)
     E, T, M, L = cfg.num_envs, cfg.rollout_steps, cfg.num_minibatches, cfg.minibatch_len
     if benv is None:
         benv = VmapEnv(env, env_params, E)
@@ -166,13 +133,10 @@ def make_train_step(
     def flat_obs(obs):  # [..., *obs_shape] -> [..., obs_dim]
         return obs.reshape(*obs.shape[: obs.ndim - len(obs_shape)], obs_dim)
 
-    def critic_value(params, obs):
-        return mlp_apply(params, flat_obs(obs), "tanh")[..., 0]
-
     def init(key: jax.Array) -> PPOState:
         k_actor, k_critic, k_env = jax.random.split(key, 3)
-        actor = init_actor(k_actor)
-        critic = mlp_init(k_critic, c_spec)
+        actor = learner.init_params(k_actor)
+        critic = critic_init(k_critic)
         if cfg.combined_loss:  # actor_opt is the one optimiser of (actor, critic)
             opts = (actor_tx.init((actor, critic)), ())
         else:
@@ -232,49 +196,14 @@ def make_train_step(
     return init, jax.jit(step)
 
 
-def default_learner(obs_dim: int, action_space) -> Any:
-    """Λ for a discrete action space (``cartpole_learner``), ``mujoco_learner`` for a Box."""
-    if hasattr(action_space, "n"):
-        return cartpole_learner(obs_dim, int(action_space.n))
-    from rlsl_jax.networks.gaussian import mujoco_learner
-
-    return mujoco_learner(obs_dim, math.prod(action_space.shape))
-
-
-def init_seeds(init: Callable, keys: jax.Array) -> Any:
-    """``init`` for every seed key, stacked. On CPU the seeds are mapped sequentially: their
-    orthogonal initialisers are QR decompositions, and several batched QRs in one XLA:CPU
-    computation can deadlock (DESIGN.md section 5)."""
-    if jax.default_backend() == "cpu":
-        return jax.jit(lambda ks: jax.lax.map(init, ks))(keys)
-    return jax.jit(jax.vmap(init))(keys)
-
-
 def make_seed_chunk(step: Callable) -> Callable:
     """``chunk(states[S], keys[S, n]) -> (states, metrics[S, n])``: n epochs of S independent seeds
     in ONE jitted call (vmap over seeds of a ``lax.scan`` over epochs)."""
     return jax.jit(jax.vmap(lambda state, keys: jax.lax.scan(step, state, keys)))
 
 
-def epoch_keys(seed_key: jax.Array, start: int, num: int) -> jax.Array:
-    """Keys of epochs [start, start + num): ``fold_in(seed_key, i)`` (chunking does not change a run)."""
-    return jax.vmap(lambda i: jax.random.fold_in(seed_key, i))(jnp.arange(start, start + num))
-
-
-def policy_returns(key: jax.Array, actor: Any, env, env_params, learner: LearnerDist, episodes: int,
-                   greedy: bool = False) -> jax.Array:
-    """Returns [episodes] of ONE actor (sampled or greedy actions), run to the env's step cap."""
-    from rlsl_jax.evaluate import episode_return
-
-    max_steps = int(getattr(env_params, "max_steps_in_episode", 500))
-    obs_dim = learner.obs_dim
-    policy = lambda o: learner.apply(actor, o.reshape(obs_dim))  # noqa: E731
-    return jax.vmap(lambda k: episode_return(k, env, env_params, policy, max_steps, greedy))(
-        jax.random.split(key, episodes))
-
-
 def train(key: jax.Array, cfg: PPOConfig, env, env_params, num_epochs: int, num_seeds: int = 1,
-          learner: LearnerDist | None = None) -> tuple[PPOState, dict]:
+          learner: Learner | None = None) -> tuple[PPOState, dict]:
     """Trains ``num_seeds`` independent PPO agents for ``num_epochs`` epochs in ONE jitted call.
 
     Returns (states with a leading seed axis, metrics [num_seeds, num_epochs]).
