@@ -1,0 +1,151 @@
+"""What every command line shares: clean one-line errors, output-directory checks, the parallel
+flags, presets of frozen configs, and JAX's persistent compilation cache.
+
+The CLIs (``rlsl_jax.experiments.*``) parse flags and call the library; everything they have in
+common lives here, so none of them imports another.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+
+class UsageError(Exception):
+    """Bad user input: reported as one line, exit status 2, nothing written."""
+
+
+def fail(msg: str, code: int = 2) -> NoReturn:
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "rlsl_jax"
+    print(f"{prog}: error: {msg}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def run_main(main) -> None:
+    """Calls ``main()`` and turns UsageError into one error line + exit 2."""
+    try:
+        main()
+    except UsageError as e:
+        fail(str(e))
+
+def check_out_dir(out: Path, resume: bool, marker: str = "run.json") -> None:
+    """A new run needs an empty (or absent) --out; --resume needs a run there (``marker`` present).
+    Nothing is ever overwritten."""
+    out = Path(out)
+    if resume:
+        if not (out / marker).exists():
+            raise UsageError(f"--resume: no run in {out} ({marker} missing); start one without --resume")
+        return
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a directory; choose another --out")
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} already holds files; pass --resume to continue that run or choose "
+                         f"another --out (nothing was overwritten)")
+
+
+def check_positive(args, names: tuple[str, ...], minimum: int = 1) -> None:
+    """UsageError naming the first flag in ``names`` whose value is below ``minimum``."""
+    for name in names:
+        v = getattr(args, name, None)
+        if v is not None and v < minimum:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= {minimum} (got {v})")
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rlsl_jax" / "jax_compilation_cache"
+
+
+def add_cache_args(parser) -> None:
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help=f"do not use JAX's persistent compilation cache (default: on, in "
+                             f"$RLSL_JAX_CACHE or {default_cache_dir()}; a repeated command then compiles "
+                             f"in seconds)")
+
+
+def enable_compile_cache(args=None) -> Path | None:
+    """Turns on JAX's persistent compilation cache (unless --no-compile-cache or
+    RLSL_JAX_CACHE=off): compiled programs are written to a user cache directory and reused by
+    the next run of the same command. Returns the directory (None when off)."""
+    env = os.environ.get("RLSL_JAX_CACHE")
+    if (args is not None and getattr(args, "no_compile_cache", False)) or env == "off":
+        return None
+    path = Path(env) if env else default_cache_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # an unwritable home: run without the cache rather than fail
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
+def add_parallel_args(parser, devices: bool = True, what: str = "learners and envs") -> None:
+    """--devices (shard over a device mesh, see rlsl_jax.parallel) and --distributed (multi-host)
+    with its optional cluster flags. ``devices=False``: only the multi-host flags."""
+    g = parser.add_argument_group("parallel execution (README: Several devices and hosts)")
+    if devices:
+        g.add_argument("--devices", type=int, default=None,
+                       help=f"shard {what} over this many devices (default 1; 0 = every device of every "
+                            f"process; with --distributed the default and only choice is every device)")
+    g.add_argument("--distributed", action="store_true",
+                   help="multi-host run: jax.distributed.initialize() before anything else; the cluster comes "
+                        "from SLURM (srun) or from the three flags below; start one process per host, all with "
+                        "the same flags and a shared --out; only process 0 writes logs, progress bars and "
+                        "results (orbax coordinates checkpoints)")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="with --distributed, outside SLURM: address of process 0")
+    g.add_argument("--num-processes", type=int, default=None, help="with --distributed, outside SLURM: process count")
+    g.add_argument("--process-id", type=int, default=None, help="with --distributed, outside SLURM: this process, 0-based")
+
+
+def setup_parallel(args, sizes: dict[str, int] | None = None):
+    """Initialises the multi-host runtime for --distributed (if the package import has not) and
+    returns the device mesh for --devices (None for one device). ``sizes`` ({"--flag": value})
+    must be multiples of the device count (UsageError naming them otherwise)."""
+    from rlsl_jax import parallel
+
+    cluster = [f for f in ("coordinator", "num_processes", "process_id") if getattr(args, f, None) is not None]
+    if cluster and not args.distributed:
+        raise UsageError(f"--{cluster[0].replace('_', '-')} needs --distributed")
+    devices = getattr(args, "devices", None)
+    if devices is not None and devices < 0:
+        raise UsageError(f"--devices must be >= 0 (got {devices})")
+    if args.distributed:
+        import jax
+
+        kw = {k: getattr(args, f) for f, k in (("coordinator", "coordinator_address"),
+                                                ("num_processes", "num_processes"), ("process_id", "process_id"))
+              if getattr(args, f) is not None}
+        try:
+            parallel.initialize_distributed(**kw)
+        except (RuntimeError, ValueError) as e:
+            raise UsageError(f"--distributed: jax.distributed.initialize() failed: {e}") from e
+        if devices not in (None, 0, jax.device_count()):
+            raise UsageError(f"--devices {devices}: with --distributed every device of every process is used "
+                             f"(0 or {jax.device_count()})")
+        devices = 0
+    n = 1 if devices is None else devices
+    if n == 1:
+        return None
+    try:
+        mesh = parallel.make_mesh(None if n == 0 else n)
+    except ValueError as e:
+        raise UsageError(f"--devices: {e}") from e
+    bad = {k: v for k, v in (sizes or {}).items() if v % mesh.size}
+    if bad:
+        raise UsageError(", ".join(f"{k} ({v})" for k, v in bad.items())
+                         + (" must be a multiple" if len(bad) == 1 else " must be multiples")
+                         + f" of the device count ({mesh.size})")
+    return mesh
+
+
+def is_main_process() -> bool:
+    """Process 0 (always true without --distributed): the one that prints and writes files."""
+    from rlsl_jax.parallel import is_main_process as main
+
+    return main()

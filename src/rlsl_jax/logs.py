@@ -1,0 +1,76 @@
+"""Run logs on disk: a resumable CSV log (one row per (meta-)epoch), its reader, atomic JSON and
+JSON-lines files. No JAX; used by the host loop (``runner``), the studies and the reports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+
+class CSVLog:
+    """Appends rows of scalars to ``path`` (header written once; resumable)."""
+
+    def __init__(self, path: Path, fields: Iterable[str]):
+        self.path, self.fields = Path(path), list(fields)
+        if not self.path.exists():
+            with self.path.open("w", newline="") as f:
+                csv.writer(f).writerow(self.fields)
+
+    def write(self, rows: list[dict]) -> None:
+        with self.path.open("a", newline="") as f:
+            w = csv.writer(f)
+            for r in rows:
+                w.writerow([_fmt(r.get(k, "")) for k in self.fields])
+
+    def truncate_after(self, field: str, value: float) -> None:
+        """Drops rows with ``field`` > value (used on resume: the checkpoint is the truth)."""
+        if not self.path.exists():
+            return
+        with self.path.open() as f:
+            rows = list(csv.DictReader(f))
+        with self.path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(self.fields)
+            for r in rows:
+                if float(r[field]) <= value:
+                    w.writerow([r.get(k, "") for k in self.fields])
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def read_csv(path: Path) -> dict[str, np.ndarray]:
+    with Path(path).open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {k: np.array([float(r[k]) if r[k] not in ("", "nan") else np.nan for r in rows]) for k in rows[0]}
+
+
+
+
+def write_json(path: Path, obj) -> None:
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Records of a JSON-lines file ([] if it does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def append_jsonl(path: Path, rec: dict) -> None:
+    with Path(path).open("a") as f:
+        f.write(json.dumps(rec) + "\n")

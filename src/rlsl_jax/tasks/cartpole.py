@@ -1,0 +1,102 @@
+"""The cart-pole task family: N-D cart-pole (the paper's Table 1) and any discrete-action gymnax env.
+
+``make_task`` builds the env and the learner distribution Λ (the paper's α_c: tanh MLP 64-64,
+orthogonal √2, head 0.01); ``distil`` runs a whole PPMO distillation through the host loop
+(``runner.run``): checkpoints, log.csv, exact resume, optional periodic k-shot check, and returns
+the final state, the dataset to publish and a summary. The preset is ``PPMOConfig()`` itself (the
+paper's Appendix A for cart-pole).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+
+from rlsl_jax.config import config_to_dict
+from rlsl_jax.distill.ppmo import PPMOConfig, make_meta_step
+from rlsl_jax.envs import list_envs, make
+from rlsl_jax.evaluate import evaluate
+from rlsl_jax.networks import cartpole_learner
+from rlsl_jax.runner import KShotCheck, run, seed_keys
+
+CARTPOLE_ID = "NDCartPole-v0"
+PRESETS = {"paper": PPMOConfig()}
+
+
+class Task(NamedTuple):
+    env_id: str
+    env_kwargs: dict
+    env: Any
+    env_params: Any
+    learner: Any
+
+
+def env_kwargs_for(env_id: str, dims: int, time_scale: float = 1.0) -> dict:
+    """make() keyword arguments: ``num_dims`` (and ``time_scale`` if not 1) for N-D cart-pole."""
+    if env_id == CARTPOLE_ID:
+        return {"num_dims": dims, **({"time_scale": time_scale} if time_scale != 1.0 else {})}
+    return {}
+
+
+def make_task(env_id: str = CARTPOLE_ID, env_kwargs: dict | None = None) -> Task:
+    """Env + Λ for a discrete-action env id; ValueError (one line) for an unknown or continuous env."""
+    if env_id not in list_envs():
+        raise ValueError(f"unknown env {env_id!r}; valid: {', '.join(list_envs())}")
+    env_kwargs = dict(env_kwargs or {})
+    env, params = make(env_id, **env_kwargs)
+    space = env.action_space(params)
+    if not hasattr(space, "n"):
+        raise ValueError(f"{env_id} has a continuous action space; use rlsl_jax.experiments.mujoco")
+    shape = env.observation_space(params).shape
+    if len(shape) != 1:
+        raise ValueError(f"{env_id} has image observations {tuple(shape)}; use rlsl_jax.experiments.minatar "
+                         f"(MinAtar games) or rlsl_jax.experiments.atari")
+    return Task(env_id, env_kwargs, env, params, cartpole_learner(int(shape[0]), int(space.n)))
+
+
+def metadata(task: Task, cfg: PPMOConfig, seed: int) -> dict:
+    """What a checkpoint records about the run (``load_dataset`` reads it back)."""
+    obs_dim = task.learner.obs_dim
+    return {"env_id": task.env_id, "env_kwargs": task.env_kwargs, "k": cfg.k, "obs_shape": [obs_dim],
+            "num_actions": task.learner.out_dim,
+            "learner": {"name": task.learner.name, **dataclasses.asdict(task.learner.spec)},
+            "seed": seed, "config": config_to_dict(cfg), "method": "ppmo"}
+
+
+def kshot_check(task: Task, every: int, target: float | None, learners: int, seed: int) -> KShotCheck:
+    """Every ``every`` meta-epochs, score the dataset with ``learners`` fresh Λ learners (sampled
+    actions; the same learners each time)."""
+    key = jax.random.key(seed + 2_000_003)
+
+    def score(ds):
+        r = evaluate(key, ds, task.env, task.env_params, task.learner, learners)
+        return r["mean"], r["std"]
+
+    return KShotCheck(every, score, target)
+
+
+def distil(task: Task, cfg: PPMOConfig, *, seed: int, meta_epochs: int, out_dir: Path, resume: bool = False,
+           chunk: int = 50, checkpoint_every: int = 500, progress: bool = True, stop_return: float | None = None,
+           check: KShotCheck | None = None, mesh=None) -> tuple[Any, Any, dict]:
+    """PPMO on ``task`` into ``out_dir`` -> (final state, dataset to publish, info). The dataset is
+    the best one by the k-shot check when ``check`` is given, else the final one."""
+    init, meta_step = make_meta_step(cfg, task.env, task.env_params, task.learner, mesh=mesh)
+    k_init, k_epochs = seed_keys(seed)
+    state, info = run(init, meta_step, epochs=meta_epochs, init_key=k_init, epoch_key=k_epochs, out_dir=out_dir,
+                      resume=resume, checkpoint_every=checkpoint_every, metadata=metadata(task, cfg, seed),
+                      chunk=chunk, progress=progress, stop_return=stop_return, check=check)
+    dataset = info["best"].dataset if info["best"] is not None else state.dataset
+    return state, dataset, info
+
+
+def kshot_summary(task: Task, dataset, learners: int, seed: int, mesh=None) -> dict:
+    """Final k-shot score over ``learners`` fresh learners, sampled and greedy (same learners)."""
+    key = jax.random.key(seed + 1_000_003)
+    out = {}
+    for mode, greedy in (("sampled", False), ("greedy", True)):
+        r = evaluate(key, dataset, task.env, task.env_params, task.learner, learners, greedy=greedy, mesh=mesh)
+        out[mode] = {"mean": r["mean"], "std": r["std"], "n": r["n"]}
+    return out
