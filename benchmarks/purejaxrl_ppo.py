@@ -15,7 +15,7 @@ README does (``jax.jit(jax.vmap(make_train(config)))``), then reports
 PureJaxRL's source is NOT copied into this repository: pass a checkout with ``--purejaxrl-src``
 (``git clone https://github.com/luchris429/purejaxrl``). Two shims make it run with the versions
 installed here, both outside its code:
-* ``distrax`` (fails to import with current jax, DESIGN.md section 5) is replaced in ``sys.modules``
+* ``distrax`` (fails to import with current jax, docs/design.md section 4, "Known traps") is replaced in ``sys.modules``
   by a few lines of jax: ``Categorical(logits).sample(seed) / .log_prob(a) / .entropy()``;
 * gymnax >= 1.0 ``step`` returns (obs, state, reward, terminated, truncated, info); PureJaxRL
   expects the old 5-tuple, so ``gymnax.make`` is wrapped to return ``done = terminated | truncated``

@@ -45,6 +45,50 @@ def check_out_dir(out: Path, resume: bool, marker: str = "run.json") -> None:
                          f"another --out (nothing was overwritten)")
 
 
+def add_run_args(parser, *, meta_epochs: int, out: str, checkpoint_every: int = 500, chunk: int = 50,
+                 eval_learners: int = 1000, check_learners: int = 200) -> None:
+    """The flags of every distillation run: budget, seed, output, resume, chunking, checkpoints,
+    early stopping (training return or periodic k-shot check), final evaluation, progress bar."""
+    g = parser.add_argument_group("run")
+    g.add_argument("--meta-epochs", type=int, default=meta_epochs, help="total meta-epochs to run (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=0, help="random seed; same seed = same run (default: %(default)s)")
+    g.add_argument("--out", type=Path, default=Path(out), help="output directory (default: %(default)s)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its newest intact "
+                   "checkpoint, with its saved config")
+    g.add_argument("--chunk", type=int, default=chunk, help="meta-epochs per jitted chunk; the host logs once per "
+                   "chunk (default: %(default)s)")
+    g.add_argument("--checkpoint-every", type=int, default=checkpoint_every,
+                   help="save a checkpoint every C meta-epochs (default: %(default)s)")
+    g.add_argument("--stop-return", type=float, default=None, help="stop after a chunk whose mean training return "
+                   "reaches this (a noisy proxy: prefer --eval-every/--target)")
+    g.add_argument("--eval-every", type=int, default=0, help="every M meta-epochs score the dataset with "
+                   "--eval-check-learners fresh learners (log.csv: kshot_mean); the best dataset is kept; 0 = off")
+    g.add_argument("--target", type=float, default=None, help="with --eval-every: stop once that score reaches R")
+    g.add_argument("--eval-check-learners", type=int, default=check_learners,
+                   help="fresh learners of each periodic check (default: %(default)s)")
+    g.add_argument("--eval-learners", type=int, default=eval_learners,
+                   help="fresh learners of the final k-shot summary, 0 = skip (default: %(default)s)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def check_run_args(args) -> None:
+    """One-line errors for the flags of ``add_run_args``."""
+    check_positive(args, ("chunk", "checkpoint_every", "eval_check_learners"))
+    check_positive(args, ("meta_epochs", "eval_learners", "eval_every"), minimum=0)
+    if args.target is not None and not args.eval_every:
+        raise UsageError("--target needs --eval-every M (how often to score the dataset)")
+
+
+def read_run(out: Path) -> dict:
+    """The run.json of a run directory (written at its start: env, seed, config)."""
+    import json
+
+    try:
+        return json.loads((Path(out) / "run.json").read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--resume: {Path(out) / 'run.json'} is not a readable run description ({e})") from e
+
+
 def check_positive(args, names: tuple[str, ...], minimum: int = 1) -> None:
     """UsageError naming the first flag in ``names`` whose value is below ``minimum``."""
     for name in names:

@@ -1,10 +1,10 @@
-"""CPU-backend workarounds (DESIGN.md section 5), measured on the 2-core CPU with jaxlib 0.10.2.
+"""CPU-backend workarounds (docs/design.md section 4, "Known traps"), measured on the 2-core CPU with jaxlib 0.10.2.
 
 XLA:CPU computes QR decompositions (orthogonal initialisers) by calling LAPACK from scipy's
 bundled OpenBLAS. OpenBLAS's own thread pool competes with XLA's threads: a 256 x 256 QR took
 ~176 ms with OpenBLAS's default threads and ~3 ms with one thread (128 x 128: 25 ms vs 1.1 ms).
 ``limit_blas_threads(1)`` sets that pool's size at runtime; the k-shot and Table-1 CLIs call it.
-(It does NOT cure the batched-QR deadlock of DESIGN.md section 5: that needs sequential QRs.)
+(It does NOT cure the batched-QR deadlock of docs/design.md section 4, "Known traps": that needs sequential QRs.)
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ def test_grid():
     assert g[(2, 64)].spec == make_learner_dist("ortho", OBS, ACT).spec
 
 
-# ---- the CPU batched-QR deadlock (DESIGN.md section 5) ----------------------------------------
+# ---- the CPU batched-QR deadlock (docs/design.md section 4, "Known traps") ----------------------------------------
 
 @pytest.mark.timeout(120)
 def test_cpu_samplers_many_learners_in_one_jit_do_not_hang():

@@ -19,7 +19,7 @@ Physics backend: default ``"mjx"`` — the default of brax's own training entry 
 ``"spring"`` compiles fastest on a CPU (tests use it). Measured
 on hopper, 2 envs x 8 steps in one jitted scan, compile + first run on the shared 2-core CPU
 (2026-11-25): spring 8.6 s, mjx 11.1 s, positional 17.5 s. The whole rollout is one jitted
-scan, so a brax env is traced once per program (a bare ``jit(env.step)`` compiles twice: DESIGN.md
+scan, so a brax env is traced once per program (a bare ``jit(env.step)`` compiles twice: docs/design.md
 section 5).
 """
 

@@ -1,4 +1,4 @@
-"""N-dimensional cart-pole in pure JAX (DESIGN.md section 2).
+"""N-dimensional cart-pole in pure JAX (docs/design.md section 2).
 
 N independent CartPole-v1 systems ("axes") share one episode: per axis the physics is exactly
 gymnasium's / gymnax's CartPole-v1 (explicit Euler, same expression order), the state is an

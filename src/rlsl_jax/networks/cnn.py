@@ -209,7 +209,7 @@ def cnn_apply(params: Params, x: jax.Array, spec: CNNSpec, start: int = 0, impl:
 def cnn_init_many(key: jax.Array, spec: CNNSpec, num: int, start: int = 0, stop: int | None = None) -> Params:
     """``num`` independent networks' layers [start, stop), stacked on a leading axis. On the CPU
     backend the initialisers are mapped sequentially (``lax.map``): XLA:CPU deadlocks on several
-    batched QR decompositions in one computation (DESIGN.md section 5, ``mlp_init_many``)."""
+    batched QR decompositions in one computation (docs/design.md section 4, "Known traps", ``mlp_init_many``)."""
     keys = jax.random.split(key, num)
     init = lambda k: cnn_init(k, spec, start, stop)  # noqa: E731
     if jax.default_backend() == "cpu":

@@ -37,7 +37,7 @@ different widths share one ``vmap``. The initial weights of the true h-wide bloc
 exactly the distribution of the unpadded initialiser (Haar orthogonal blocks via QR of an
 embedded Gaussian matrix; Xavier's std from the true fans).
 
-CPU note (DESIGN.md section 5): XLA:CPU deadlocks on several batched QR decompositions of batch
+CPU note (docs/design.md section 4, "Known traps"): XLA:CPU deadlocks on several batched QR decompositions of batch
 >~ 100 in one computation, so every sampler with orthogonal weights maps its learners with
 ``lax.map`` (sequential, unbatched QRs) on the CPU backend and ``vmap`` elsewhere.
 """
@@ -229,7 +229,7 @@ class RandomWidthDist(DiscreteLearner):
         hs = jax.random.randint(k_w, (num,), self.min_width, self.max_width + 1)
         keys = jax.random.split(k_init, num)
         if self.spec.init == "orthogonal" and jax.default_backend() == "cpu":
-            # Sequential (DESIGN.md section 5), so each QR can be done at the learner's own size.
+            # Sequential (docs/design.md section 4, "Known traps"), so each QR can be done at the learner's own size.
             return jax.lax.map(lambda kh: self.init_one(kh[0], kh[1], bucketed=True), (keys, hs))
         return jax.vmap(self.init_one)(keys, hs)
 

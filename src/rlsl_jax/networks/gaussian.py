@@ -1,6 +1,6 @@
 """Continuous-action learners: an MLP of action means plus a state-independent log-std.
 
-The MuJoCo learner (DESIGN.md section 1, "Continuous actions") is the cart-pole architecture with
+The MuJoCo learner (docs/design.md section 1, "Continuous actions") is the cart-pole architecture with
 action means as outputs — tanh MLP obs -> 64 -> 64 -> act_dim, orthogonal √2 hidden layers, 0.01
 head, zero biases — and one log-std parameter per action dimension, initialised to 0 (σ = 1), as
 CleanRL's ``ppo_continuous_action``. Parameters are ``{"mlp": [layers], "log_std": [act_dim]}``;

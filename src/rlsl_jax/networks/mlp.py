@@ -95,7 +95,7 @@ def mlp_init_many(key: jax.Array, spec: MLPSpec, num: int) -> Params:
 
     On the CPU backend, orthogonal initialisers are mapped sequentially (``lax.map``) instead of
     ``vmap``-ed: XLA:CPU (jaxlib 0.10.x) deadlocks on several batched QR decompositions of batch
-    >~ 100 inside one computation (DESIGN.md section 5); sequential QRs of 64x64 cost ~0.2 ms
+    >~ 100 inside one computation (docs/design.md section 4, "Known traps"); sequential QRs of 64x64 cost ~0.2 ms
     each. On accelerators the batched version is used.
     """
     keys = jax.random.split(key, num)

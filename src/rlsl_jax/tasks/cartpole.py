@@ -92,11 +92,28 @@ def distil(task: Task, cfg: PPMOConfig, *, seed: int, meta_epochs: int, out_dir:
     return state, dataset, info
 
 
-def kshot_summary(task: Task, dataset, learners: int, seed: int, mesh=None) -> dict:
-    """Final k-shot score over ``learners`` fresh learners, sampled and greedy (same learners)."""
-    key = jax.random.key(seed + 1_000_003)
-    out = {}
-    for mode, greedy in (("sampled", False), ("greedy", True)):
-        r = evaluate(key, dataset, task.env, task.env_params, task.learner, learners, greedy=greedy, mesh=mesh)
-        out[mode] = {"mean": r["mean"], "std": r["std"], "n": r["n"]}
+def summarize(task: Task, cfg: PPMOConfig, state, dataset, info: dict, learners: int, seed: int, mesh=None) -> dict:
+    """summary.json of a distillation: sizes, meta-epochs, training time, the best periodic check
+    (if any) and the final k-shot score over ``learners`` fresh learners, sampled and greedy
+    (the same learners in both modes)."""
+    out = {"env_id": task.env_id, "env_kwargs": task.env_kwargs, "k": cfg.k, "population": cfg.population,
+           "meta_epochs": int(state.meta_epoch), "train_wall_s": round(info["wall_s"], 2)}
+    if info["best"] is not None:
+        out["best_check"] = {"meta_epoch": info["best"].meta_epoch, "kshot_mean": info["best"].mean}
+    if learners:
+        key = jax.random.key(seed + 1_000_003)
+        for mode, greedy in (("sampled", False), ("greedy", True)):
+            r = evaluate(key, dataset, task.env, task.env_params, task.learner, learners, greedy=greedy, mesh=mesh)
+            out[mode] = {"mean": r["mean"], "std": r["std"], "n": r["n"]}
     return out
+
+
+def summary_line(s: dict) -> str:
+    """The one line a distillation CLI prints last."""
+    line = f"{s['env_id']} {s['env_kwargs']} k={s['k']}: {s['meta_epochs']} meta-epochs in {s['train_wall_s']:.1f}s"
+    if "best_check" in s:
+        line += f" (dataset of meta-epoch {s['best_check']['meta_epoch']})"
+    if "sampled" in s:
+        line += (f"; {s['sampled']['n']}-learner {s['k']}-shot return: sampled {s['sampled']['mean']:.1f} ± "
+                 f"{s['sampled']['std']:.1f}, greedy {s['greedy']['mean']:.1f} ± {s['greedy']['std']:.1f}")
+    return line
