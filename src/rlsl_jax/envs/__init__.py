@@ -2,6 +2,7 @@
 
 from rlsl_jax.envs.cartpole_nd import EnvParams, EnvState, NDCartPole
 from rlsl_jax.envs.registry import list_envs, make, register, registered_envs
+from rlsl_jax.envs.registry import MINATAR_ACTIONS, MINATAR_CHANNELS, MINATAR_IDS
 
 __all__ = [
     "make",
@@ -11,4 +12,7 @@ __all__ = [
     "NDCartPole",
     "EnvParams",
     "EnvState",
+    "MINATAR_IDS",
+    "MINATAR_CHANNELS",
+    "MINATAR_ACTIONS",
 ]

@@ -12,6 +12,13 @@ They are not in :func:`list_envs` (envpool is optional and has 100+ Atari ids); 
 ``envs.envpool_bridge.atari_ids()``. envpool MuJoCo ids ("envpool/Ant-v4", any of
 ``envs.envpool_mujoco.mujoco_ids()``) return ``(envs.envpool_mujoco.EnvpoolMujocoEnv, None)`` the same way.
 
+MinAtar (Young & Tian 2019) is gymnax's pure-JAX port, passed through like any gymnax id:
+``make("Breakout-MinAtar")`` -> ``(env, params)``; :data:`MINATAR_IDS` are the four games this
+project distils (gymnax also registers "Seaquest-MinAtar", left out here). Observations are
+[10, 10, C] float32 in {0, 1}, channels-last, C per game in :data:`MINATAR_CHANNELS`; the action
+sets are gymnax's minimal ones (:data:`MINATAR_ACTIONS`; ``use_minimal_action_set=False`` gives all
+6). gymnax's MinAtar has no sticky actions (the original MinAtar repeats the last action w.p. 0.1).
+
 Ids "brax/<name>" (ant, halfcheetah, hopper, humanoid, humanoidstandup, inverted_double_pendulum,
 reacher, walker2d) return an already batched, pure-JAX (vmappable) env, ``(envs.brax_bridge.BraxEnv,
 None)``: ``make("brax/hopper", num_envs=B, backend="mjx", episode_length=1000)`` (mjx is the default).
@@ -42,6 +49,15 @@ def _make_nd_cartpole(num_dims: int = 1, **param_overrides: Any) -> tuple[NDCart
 
 
 _REGISTRY: dict[str, Factory] = {"NDCartPole-v0": _make_nd_cartpole}
+
+MINATAR_IDS: tuple[str, ...] = ("Breakout-MinAtar", "SpaceInvaders-MinAtar", "Asterix-MinAtar", "Freeway-MinAtar")
+"""The four gymnax MinAtar games (served by the gymnax pass-through of :func:`make`)."""
+MINATAR_CHANNELS: dict[str, int] = {"Breakout-MinAtar": 4, "SpaceInvaders-MinAtar": 6, "Asterix-MinAtar": 4,
+                                    "Freeway-MinAtar": 7}
+"""C of each game's [10, 10, C] observation."""
+MINATAR_ACTIONS: dict[str, int] = {"Breakout-MinAtar": 3, "SpaceInvaders-MinAtar": 4, "Asterix-MinAtar": 5,
+                                   "Freeway-MinAtar": 3}
+"""Actions of each game with gymnax's default (minimal) action set."""
 
 
 def register(env_id: str, factory: Factory) -> None:
