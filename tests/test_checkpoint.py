@@ -85,3 +85,22 @@ def test_resume_equals_uninterrupted(tmp_path, steps):
     rows = (tmp_path / "part" / "log.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 6  # header + one row per meta-epoch, no duplicates after resume
     assert json.loads(json.dumps(checkpoint.load_dataset(tmp_path / "part")[1]["env_kwargs"])) == {"num_dims": 1}
+
+
+def test_resume_past_a_damaged_checkpoint_equals_uninterrupted(tmp_path, steps, capsys):
+    init, meta_step = steps
+    kw = dict(seed=3, metadata=META, chunk=2, checkpoint_every=2, progress=False)
+    full, _ = runner.run(init, meta_step, out_dir=tmp_path / "run", meta_epochs=6, **kw)
+    ckpt = tmp_path / "run" / "checkpoints"
+    assert checkpoint.latest_step(ckpt) == 6
+    (ckpt / "6" / "metadata" / "metadata").write_bytes(b"\xff\xfe\x00garbage")  # damaged newest step
+    capsys.readouterr()
+    resumed, info = runner.run(init, meta_step, out_dir=tmp_path / "run", meta_epochs=6, resume=True, **kw)
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("checkpoint:")]
+    assert len(err) == 1 and "step 6" in err[0] and err[0].endswith("resumed from step 4"), err
+    assert info["start"] == 4 and int(resumed.meta_epoch) == 6
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    ds, meta = checkpoint.load_dataset(tmp_path / "run")  # step 6 was written anew over the damaged one
+    assert meta["step"] == 6 and meta["skipped_steps"] == []
+    np.testing.assert_array_equal(ds.x, np.asarray(full.dataset.x))
