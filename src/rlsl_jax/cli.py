@@ -24,11 +24,18 @@ def fail(msg: str, code: int = 2) -> NoReturn:
 
 
 def run_main(main) -> None:
-    """Calls ``main()`` and turns UsageError into one error line + exit 2."""
+    """Calls ``main()``: bad input (UsageError) and unusable checkpoints or datasets
+    (``checkpoint.CheckpointError``) become one error line + exit 2; a run whose state turned
+    non-finite (``runner.NonFiniteError``) one error line + exit 1."""
+    from rlsl_jax.checkpoint import CheckpointError
+    from rlsl_jax.runner import NonFiniteError
+
     try:
         main()
-    except UsageError as e:
+    except (UsageError, CheckpointError) as e:
         fail(str(e))
+    except NonFiniteError as e:
+        fail(str(e), code=1)
 
 def check_out_dir(out: Path, resume: bool, marker: str = "run.json") -> None:
     """A new run needs an empty (or absent) --out; --resume needs a run there (``marker`` present).
