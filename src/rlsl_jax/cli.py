@@ -27,15 +27,17 @@ def run_main(main) -> None:
     """Calls ``main()``: bad input (UsageError) and unusable checkpoints or datasets
     (``checkpoint.CheckpointError``) become one error line + exit 2; a run whose state turned
     non-finite (``runner.NonFiniteError``) one error line + exit 1."""
-    from rlsl_jax.checkpoint import CheckpointError
-    from rlsl_jax.runner import NonFiniteError
-
     try:
         main()
-    except (UsageError, CheckpointError) as e:
+    except UsageError as e:
         fail(str(e))
-    except NonFiniteError as e:
-        fail(str(e), code=1)
+    except Exception as e:  # those classes exist only if their modules were imported (no JAX at start-up)
+        ckpt, runner = sys.modules.get("rlsl_jax.checkpoint"), sys.modules.get("rlsl_jax.runner")
+        if ckpt is not None and isinstance(e, ckpt.CheckpointError):
+            fail(str(e))
+        if runner is not None and isinstance(e, runner.NonFiniteError):
+            fail(str(e), code=1)
+        raise
 
 def check_out_dir(out: Path, resume: bool, marker: str = "run.json") -> None:
     """A new run needs an empty (or absent) --out; --resume needs a run there (``marker`` present).
