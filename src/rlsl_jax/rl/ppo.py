@@ -102,6 +102,7 @@ def make_train_step(
     learner: Learner | None = None,
     *,
     benv=None,
+    critic: tuple[Callable, Callable] | None = None,
 ) -> tuple[Callable[[jax.Array], PPOState], Callable[[PPOState, jax.Array], tuple[PPOState, dict]]]:
     """Builds ``(init, step)`` for a gymnax-style ``env`` (or a batched ``benv`` of exactly E envs,
     e.g. ``make("brax/hopper", num_envs=E)``; ``env``/``env_params`` may then be None).
@@ -113,14 +114,15 @@ def make_train_step(
     ``init(key) -> PPOState`` draws the actor from ``learner`` (default Λ, the cart-pole learner
     α_c), the critic and E env states; ``step(state, key) -> (state, metrics)`` is jitted and does
     one PPO epoch (E·T transitions, ``update_epochs`` × M minibatch updates); metrics are scalars.
-    Both are vmappable over seeds.
+    Both are vmappable over seeds. ``critic``: ``(init(key) -> ψ, apply(ψ, obs[..., *obs_shape]) ->
+    V[...])`` instead of the MLP critic (e.g. ``networks.minatar.minatar_critic``).
     """
     spaces = benv if benv is not None else env
     obs_shape = tuple(spaces.observation_space(env_params).shape)
     obs_dim = math.prod(obs_shape)
     learner = learner or default_learner(obs_dim, spaces.action_space(env_params))
     adist, policy_fn = action_dist_of(learner), policy_fn_of(learner)
-    critic_init, critic_value = mlp_critic(obs_shape, cfg.critic_hidden)
+    critic_init, critic_value = critic if critic is not None else mlp_critic(obs_shape, cfg.critic_hidden)
     E, T, M, L = cfg.num_envs, cfg.rollout_steps, cfg.num_minibatches, cfg.minibatch_len
     if benv is None:
         benv = VmapEnv(env, env_params, E)
