@@ -42,7 +42,7 @@ def main(argv=None) -> None:
     from rlsl_jax.cpu import configure_cpu
     from rlsl_jax.envs import make
     from rlsl_jax.evaluate import kshot_returns, load_dataset_for_env, max_steps_of
-    from rlsl_jax.experiments.kshot import machine_info
+    from rlsl_jax.report import machine_info
     from rlsl_jax.networks import make_learner_dist
 
     configure_cpu()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rlsl_jax.experiments.common import plot_curve, running_mean
+from rlsl_jax.report import plot_curve, running_mean
 
 
 def test_running_mean_skips_nans_and_short_series(tmp_path):

@@ -1,0 +1,97 @@
+"""The Table-1 driver: one tiny distillation through the CLI and one bad-input run as subprocesses;
+its library ``rlsl_jax.studies.table1`` (parsing, run tags, RESULTS.md) in-process."""
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from rlsl_jax.distill.ppmo import PPMOConfig
+from rlsl_jax.studies import table1
+from rlsl_jax.studies.table1 import k_min, paper_cell, parse_ks, parse_meta_epochs, run_tag
+
+M = "rlsl_jax.experiments.table1"
+
+
+def test_table1_helpers():
+    assert [k_min(n) for n in range(1, 6)] == [2, 3, 4, 5, 6]
+    assert paper_cell(1, 2, "xe") == "202 ± 212" and paper_cell(2, 3, "ortho") == "364 ± 151"
+    assert paper_cell(2, 3, "random-L-noact") == paper_cell(2, 3, "random-L") == "417 ± 160"
+    assert paper_cell(2, 2, "xe") == "—" and paper_cell(6, 7, "ortho") == "—"
+    assert parse_meta_epochs("1:10,2:20", [1, 2]) == {1: 10, 2: 20} and parse_meta_epochs("5", [3]) == {3: 5}
+    with pytest.raises(ValueError, match="no count for N = \\[3\\]"):
+        parse_meta_epochs("1:10", [1, 3])
+    assert parse_ks("kmin,512,kmin", 3) == [4, 512]
+    with pytest.raises(ValueError, match="--ks"):
+        parse_ks("0", 1)
+    assert run_tag(2, 3, "ortho") == "2d_k3" and run_tag(1, 2, "ortho,xe-std1") == "1d_k2_train-ortho-xe-std1"
+
+
+def _result(dims, k, train_dist, sampled):
+    r = {d: {"sampled": {"mean": m, "std": 1.0}, "greedy": {"mean": m, "std": 0.0}} for d, m in sampled.items()}
+    return {"dims": dims, "k": k, "meta_epochs": 10, "train_dist": train_dist, "learners": 4, "episodes": 1,
+            "seed": 0, "inner_lr": 0.5, "modes": ["sampled", "greedy"], "train_wall_s": 1.0, "eval_wall_s": 2.0,
+            "config": {"population": 1}, "results": r,
+            "machine": {"processor": "cpu", "cpu_count": 2, "backend": "cpu", "devices": ["cpu:0"], "jax": "x",
+                        "platform": "p", "date_utc": "2026-01-01 00:00 UTC"}}
+
+
+def test_results_md_layout_and_targets(tmp_path):
+    (tmp_path / "results").mkdir()
+    for r in (_result(1, 2, "ortho", {"ortho": 500.0, "xe": 300.0, "random-L-noact": 499.0}),
+              _result(2, 3, "mix4", {"ortho": 400.0})):
+        (tmp_path / "results" / f"{run_tag(r['dims'], r['k'], r['train_dist'])}.json").write_text(json.dumps(r))
+    (tmp_path / "NOTES.md").write_text("## Notes\n\nhand-written\n")
+    path = table1.write_results_md(tmp_path, ["ortho"], ["sampled", "greedy"], ["cmd"], machine=lambda: {})
+    md = path.read_text()
+    assert md.startswith("# Table 1: k-shot returns of distilled N-D cart-pole datasets")
+    assert "results dated 2026-01-01 00:00 UTC" in md and md.rstrip().endswith("hand-written")
+    assert "| dataset | source | Λ (ortho) | Xe | Random L, no act. |" in md
+    assert "| **1D 2-shot** | paper | 500 ± 0 | 202 ± 212 | 500 ± 0 |" in md
+    assert "| 1D 2-shot | ours, sampled | 500.0 ± 1.0 | 300.0 ± 1.0 | 499.0 ± 1.0 |" in md
+    assert "| 2D 3-shot | ours, greedy, trained on mix4 | 400.0 ± 0.0 | — | — |" in md
+    assert "- 1D 2-shot: Λ ≥ 490? yes (500.0)" in md and "- 2D 3-shot (trained on mix4): Λ ≥ 490? NO (400.0)" in md
+    assert "- 1D 2-shot: Xe beats the paper's 202? yes (300.0)" in md
+    assert "- 1D 2-shot: Random L, no act. beats the paper's 500? NO (499.0)" in md
+    assert "| 1D 2-shot | ortho | 10 | 1 | 0.5 | 1.0 | 2.0 | 4 |" in md
+    stamp = {"processor": "here", "cpu_count": 1, "backend": "cpu", "devices": ["cpu:0"], "jax": "x", "platform": "p",
+             "date_utc": "now"}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    md = table1.write_results_md(empty, ["ortho"], ["sampled"], [], machine=lambda: stamp).read_text()
+    assert "Machine: here, 1 CPU cores" in md and "- (no results yet)" in md and "(defaults)" in md
+
+
+def test_distil_refuses_another_run(tmp_path):
+    run_dir = tmp_path / "runs" / "1d_k2"
+    run_dir.mkdir(parents=True)
+    cfg = PPMOConfig(k=2)
+    (run_dir / "run.json").write_text(json.dumps({"config": {"k": 2}, "seed": 1, "train_dist": "ortho"}))
+    with pytest.raises(table1.RunMismatch, match="another config/seed/train-dist"):
+        table1.distil(run_dir, 1, 2, 5, cfg, "ortho", 0, 2, 5, False)
+
+
+@pytest.mark.timeout(300)
+def test_table1_tiny_run_with_mixture(tmp_path):
+    out = tmp_path / "t1"
+    p = run_cli(M, "--out", str(out), "--dims", "1", "--ks", "kmin", "--meta-epochs", "2", "--dists", "ortho",
+                "--learners", "4", "--num-envs", "2", "--rollout-steps", "8", "--minibatch-size", "8", "--chunk", "2",
+                "--train-dist", "ortho,xe-std1", "--no-progress", timeout=300)
+    assert p.returncode == 0, p.stderr
+    md = (out / "RESULTS.md").read_text()
+    assert "| **1D 2-shot** | paper | 500 ± 0 |" in md and "ours, sampled, trained on ortho,xe-std1" in md
+    assert (out / "fig4_1d_k2_train-ortho-xe-std1.png").stat().st_size > 1000
+    res = json.loads((out / "results" / "1d_k2_train-ortho-xe-std1.json").read_text())
+    assert res["meta_epochs"] == 2 and res["train_dist"] == "ortho,xe-std1"
+    assert res["results"]["ortho"]["sampled"]["n"] == 4
+    run_dir = out / "runs" / "1d_k2_train-ortho-xe-std1"
+    run_info = json.loads((run_dir / "run.json").read_text())
+    assert "mixture" in run_info["train_dist_description"] and "xe-std1" in run_info["train_dist_description"]
+    assert (run_dir / "log.csv").read_text().splitlines()[0].split(",") == list(table1.LOG_FIELDS)
+    assert (run_dir / "dataset.npz").exists()
+
+
+def test_table1_bad_train_dist(tmp_path):
+    p = run_cli(M, "--out", str(tmp_path / "x"), "--train-dist", "ortho,random-L", timeout=120)
+    assert p.returncode == 2 and "random-L" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
