@@ -164,7 +164,7 @@ def run(
     if check is not None and check.every < 1:
         raise ValueError(f"check.every must be >= 1 (got {check.every})")
     main = is_main_process()  # multi-host: only process 0 writes the log (orbax coordinates saves)
-    ckpt_dir = Path(out_dir) / "checkpoints" if out_dir is not None else None
+    ckpt_dir = Path(out_dir) / "checkpoints" if out_dir is not None and not multi else None  # multi: log only
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
 

@@ -1,4 +1,5 @@
-"""python -m rlsl_jax.experiments.kmin: list parsing, label analysis, a tiny study with resume, bad input."""
+"""The k_min study (studies.kmin: k_min rule, label analysis, local policy) and its CLI
+(python -m rlsl_jax.experiments.kmin: list parsing, a tiny study with resume, bad input)."""
 
 import argparse
 import json
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from rlsl_jax.experiments import kmin
+from rlsl_jax.experiments import kmin as kmin_cli
+from rlsl_jax.studies import kmin
 
 M = "rlsl_jax.experiments.kmin"
 TINY = ("--seeds", "2", "--meta-epochs", "4", "--learners", "4", "--num-envs", "2", "--rollout-steps", "20",
@@ -15,12 +17,12 @@ TINY = ("--seeds", "2", "--meta-epochs", "4", "--learners", "4", "--num-envs", "
 
 
 def test_parse_int_list_and_default_ks():
-    assert kmin.parse_int_list("1..5") == (1, 2, 3, 4, 5)
-    assert kmin.parse_int_list("2..3,512") == (2, 3, 512)
-    assert kmin.parse_int_list("1, 3") == (1, 3)
-    for bad in ("", "a", "5..1", "1..x"):
+    assert kmin_cli.int_list("1..5") == (1, 2, 3, 4, 5)
+    assert kmin_cli.int_list("2..3,512") == (2, 3, 512)
+    assert kmin_cli.int_list("1, 3") == (1, 3)
+    for bad in ("", "a", "5..1", "1..x", "1..2..3"):
         with pytest.raises(argparse.ArgumentTypeError):
-            kmin.parse_int_list(bad)
+            kmin_cli.int_list(bad)
     assert kmin.ks_for(1, None) == (1, 2, 3, 512) and kmin.ks_for(3, None) == (1, 2, 3, 4, 5, 512)
     assert kmin.ks_for(3, (2, 7)) == (2, 7)
 
@@ -54,7 +56,7 @@ def test_label_summary_on_the_authors_datasets(refdata):
 def run_inproc(args, capsys):
     """Runs the CLI's main in this process; returns (exit code, stderr)."""
     with pytest.raises(SystemExit) as e:
-        kmin.run_main(lambda: kmin.main(list(args)))
+        kmin_cli.cli.run_main(lambda: kmin_cli.main(list(args)))
     return e.value.code, capsys.readouterr().err
 
 
@@ -76,16 +78,16 @@ def test_tiny_study_resume_and_report(tmp_path, capsys):
             assert z["x"].shape == (2, 4) and z["y"].shape == (2, 2) and float(z["inner_lr"]) > 0
     text = (out / "RESULTS.md").read_text()
     assert kmin.BEGIN in text and kmin.END in text
-    assert "| 1 | 1 | – | – | – | not run |" in text and "| 1 | 512 | – | – | – | not run |" in text
+    assert "| 1 | 1 | – | – | – | not run |" in text and "| 1 | 512 | – | – | – | not run | | | | 500 | | |" in text
     assert "direct PPO (1 seeds, minibatch 128)" in text
     assert (out / "kmin.png").stat().st_size > 1000
 
     # hand-written notes outside the markers survive; --resume runs only the missing cell
     (out / "RESULTS.md").write_text("# notes kept\n\n" + text + "\ntrailing note\n")
-    r = run_cli(M, "--dims", "1", "--ks", "1,2", "--ppo-steps", "0", "--resume", "--out", str(out), *TINY,
-                timeout=180)
-    assert r.returncode == 0, r.stderr
-    assert "k=2" not in r.stdout  # already done: skipped
+    kmin_cli.main(["--dims", "1", "--ks", "1,2", "--ppo-steps", "0", "--resume", "--out", str(out), *TINY,
+                   "--no-compile-cache"])  # (in process: main(argv))
+    stdout = capsys.readouterr().out
+    assert "N=1 k=1: 2 seeds x 4 meta-epochs" in stdout and "k=2" not in stdout  # k = 2 already done: skipped
     cells = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
     assert [c["k"] for c in cells] == [2, 1]
     text = (out / "RESULTS.md").read_text()
@@ -113,7 +115,7 @@ def test_bad_input(tmp_path, capsys, args, msg):
     code, err = run_inproc([*args, "--out", str(out)], capsys)
     assert code == 2
     lines = err.strip().splitlines()
-    assert "error:" in lines[-1] and msg in lines[-1], r.stderr
+    assert "error:" in lines[-1] and msg in lines[-1], lines
     assert not out.exists()
 
 
