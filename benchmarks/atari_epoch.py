@@ -3,8 +3,11 @@ each encoder-rollback layer (l = 5 is the PPO epoch on the same batch), and trai
 learner on the distilled set (the paper's 0.18 s anchor).
 
 Paper (A100): Centipede 3.73 s per distillation epoch vs 3.25 s per RL epoch (ratio 1.15); the
-Atari issue's target is <= 0.5 s per meta-epoch on an H100 at the same batch. The batch is the
-atari CLI's default (8 envs x 128 steps, 4 epochs x 4 minibatches of 256, P = 1, k = Table 5's).
+Atari issue's target is <= 0.5 s per meta-epoch on an H100 at the same batch. The batch and the
+training env's options are the atari CLI's preset (``--preset``, ``rlsl_jax.tasks.atari.PRESETS``):
+cleanrl (the default: 8 envs x 128 steps, 4 epochs x 4 minibatches of 256, clipped rewards,
+life-loss episodes) or paper (Appendix A: 10 envs x 200 steps, 4 epochs x 4 minibatches of 500,
+raw rewards, full games); P = 1, k = Table 5's.
 
 Each row is the best of ``--repeats`` timed calls of ``--epochs`` meta-epochs in ONE jitted
 ``lax.scan`` (compiled and run once before timing); ``env`` is the same number of envpool steps
@@ -12,6 +15,7 @@ with random actions and nothing else, i.e. the floor that faster networks cannot
 Prints a markdown table (and writes it to ``--out`` if given).
 
     python benchmarks/atari_epoch.py --game Centipede --layers 0,4,5
+    python benchmarks/atari_epoch.py --game Centipede --layers 0,4,5 --preset paper
     python benchmarks/atari_epoch.py --game Pong --envs 2 --rollout-steps 16 --layers 0,5   # CPU-sized
 """
 
@@ -23,7 +27,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 
 from scaling import best_of  # benchmarks/scaling.py: best wall time of repeated calls
 
@@ -54,7 +57,7 @@ def time_env(task: str, num_envs: int, steps: int, epochs: int, repeats: int, en
 def time_meta_epoch(cfg, task: str, layer: int, epochs: int, repeats: int, env_kwargs: dict) -> tuple[float, float]:
     """(seconds per meta-epoch, seconds to compile + run the first chunk) at rollback ``layer``."""
     from rlsl_jax.distill.ppmo import epoch_keys, make_chunk
-    from rlsl_jax.experiments.atari import make_atari_meta_step
+    from rlsl_jax.tasks.atari import make_atari_meta_step
 
     init, meta_step, _, _, _ = make_atari_meta_step(cfg, task, layer, 0, env_kwargs)
     chunk = make_chunk(meta_step)
@@ -82,17 +85,18 @@ def time_one_learner(num_actions: int, k: int, repeats: int) -> float:
 
 def main() -> None:
     from rlsl_jax.cpu import configure_cpu
-    from rlsl_jax.distill.ppmo import PPMOConfig
-    from rlsl_jax.envs.envpool_bridge import TRAIN_KWARGS
-    from rlsl_jax.experiments.atari import ATARI_DEFAULTS, KMIN_TABLE5, resolve_game
+    from rlsl_jax.paper import KMIN_TABLE5
+    from rlsl_jax.tasks.atari import DEFAULT_PRESET, ENV_OPTIONS, PRESETS, resolve_game
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--game", default="Centipede", help="Atari game (envpool id without -v5)")
     p.add_argument("--layers", type=_ints, default=[0, 4, 5], help="rollback layers to time (5 = PPO)")
-    p.add_argument("--envs", type=int, default=ATARI_DEFAULTS["num_envs"], help="envs per learner E")
-    p.add_argument("--rollout-steps", type=int, default=ATARI_DEFAULTS["rollout_steps"], help="steps per rollout T")
-    p.add_argument("--minibatch-size", type=int, default=ATARI_DEFAULTS["minibatch_size"], help="minibatch size")
-    p.add_argument("--update-epochs", type=int, default=4, help="PPO epochs per meta-epoch")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
+                   help="the atari CLI's preset: batch, ε and training-env options (default: %(default)s)")
+    p.add_argument("--envs", type=int, default=None, help="envs per learner E (default: the preset's)")
+    p.add_argument("--rollout-steps", type=int, default=None, help="steps per rollout T (default: the preset's)")
+    p.add_argument("--minibatch-size", type=int, default=None, help="minibatch size (default: the preset's)")
+    p.add_argument("--update-epochs", type=int, default=None, help="PPO epochs per meta-epoch (default: the preset's)")
     p.add_argument("--population", type=int, default=1, help="learners per meta-epoch P")
     p.add_argument("--epochs", type=int, default=5, help="meta-epochs per timed call")
     p.add_argument("--repeats", type=int, default=3, help="timed calls (best is kept)")
@@ -107,16 +111,19 @@ def main() -> None:
         cnn.conv_impl = lambda: args.impl
     game, task = resolve_game(args.game)
     k = KMIN_TABLE5.get(game, 4)
-    cfg = dataclasses.replace(PPMOConfig(), k=k, num_envs=args.envs, rollout_steps=args.rollout_steps,
-                              minibatch_size=min(args.minibatch_size, args.envs * args.rollout_steps),
-                              update_epochs=args.update_epochs, population=args.population,
-                              clip_eps=ATARI_DEFAULTS["clip_eps"])
+    base = PRESETS[args.preset]
+    sizes = {name: getattr(args, arg) if getattr(args, arg) is not None else getattr(base, name)
+             for name, arg in (("num_envs", "envs"), ("rollout_steps", "rollout_steps"),
+                               ("minibatch_size", "minibatch_size"), ("update_epochs", "update_epochs"))}
+    sizes["minibatch_size"] = min(sizes["minibatch_size"], sizes["num_envs"] * sizes["rollout_steps"])
+    cfg = dataclasses.replace(base, k=k, population=args.population, **sizes)
+    env_kwargs = ENV_OPTIONS[args.preset]
     dev = jax.devices()[0]
     lines = [f"{task}, backend {jax.default_backend()} ({dev.device_kind}), jax {jax.__version__}; "
              f"P={cfg.population} E={cfg.num_envs} T={cfg.rollout_steps} "
              f"({cfg.population * cfg.transitions_per_learner} transitions), "
-             f"{cfg.update_epochs} epochs x {cfg.num_minibatches} minibatches of {cfg.minibatch_len}, k={k}; "
-             f"convolutions: {cnn.conv_impl()}",
+             f"{cfg.update_epochs} epochs x {cfg.num_minibatches} minibatches of {cfg.minibatch_len}, k={k}, "
+             f"preset {args.preset} {env_kwargs}; convolutions: {cnn.conv_impl()}",
              "", "| what | s / meta-epoch | vs PPO (l = 5) | compile + first chunk s |", "|---|---|---|---|"]
     print("\n".join(lines), flush=True)
 
@@ -124,11 +131,11 @@ def main() -> None:
         lines.append(s)
         print(s, flush=True)
 
-    env_s = time_env(task, cfg.population * cfg.num_envs, cfg.rollout_steps, args.epochs, args.repeats, TRAIN_KWARGS)
+    env_s = time_env(task, cfg.population * cfg.num_envs, cfg.rollout_steps, args.epochs, args.repeats, env_kwargs)
     row(f"| envpool steps only ({cfg.population * cfg.num_envs} envs x {cfg.rollout_steps}) | {env_s:.3f} | | |")
     times = {}
     for layer in sorted(args.layers, reverse=True):  # PPO first, so the ratio column can be filled
-        times[layer], first = time_meta_epoch(cfg, task, layer, args.epochs, args.repeats, TRAIN_KWARGS)
+        times[layer], first = time_meta_epoch(cfg, task, layer, args.epochs, args.repeats, env_kwargs)
         what = "PPO (l = 5)" if layer == 5 else ("PPMO full distillation (l = 0)" if layer == 0 else f"PPMO l = {layer}")
         ratio = f"{times[layer] / times[5]:.2f}" if 5 in times else ""
         row(f"| {what} | **{times[layer]:.3f}** | {ratio} | {first:.1f} |")

@@ -1,6 +1,9 @@
-"""k-shot evaluation: episode semantics, grouped distributions, dataset loading from the three
-sources, and conformance with the paper authors' published datasets (shared/refdata)."""
+"""k-shot evaluation: episode semantics, grouped distributions, the batched-env evaluator, dataset
+loading from the three sources, and conformance with the paper authors' published datasets
+(shared/refdata)."""
 
+import gc
+import weakref
 from pathlib import Path
 
 import jax
@@ -12,10 +15,13 @@ from rlsl_jax import checkpoint
 from rlsl_jax.cpu import configure_cpu
 from rlsl_jax.distill.dataset import Dataset, init_dataset
 from rlsl_jax.envs import make
+from rlsl_jax.envs.batched import VmapEnv
 from rlsl_jax.evaluate import (
-    check_dataset, episode_return, evaluate, evaluate_modes, kshot_returns, load_dataset_for_env, sample_returns,
+    check_dataset, episode_return, evaluate, evaluate_batched, evaluate_modes, kshot_returns, load_dataset_for_env,
+    sample_returns,
 )
 from rlsl_jax.networks import RandomDepthDist, cartpole_learner
+from rlsl_jax.rl.normalize import RunningMeanStd
 
 configure_cpu()
 REFDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "refdata"
@@ -71,6 +77,53 @@ def test_grouped_dist_places_each_group_back():
         np.testing.assert_array_equal(returns[g.indices], np.asarray(direct))
     r = evaluate(key, ds, env, params, dist, 24)
     assert r["returns"] == returns[:, 0].tolist() and r["depth"] == info["depth"].tolist() and r["n"] == 24
+
+
+# ---- batched envs (envpool, brax): one env per learner ---------------------------------------
+
+@pytest.fixture(scope="module")
+def batched():
+    """6 cart-poles (one per learner), Λ and a dataset; one chunk size, so the tests share compilations."""
+    env, params = env_for(1)
+    return VmapEnv(env, params, 6), cartpole_learner(4, 2), init_dataset(jax.random.key(0), 2, 4, 2, inner_lr=0.5)
+
+
+def test_evaluate_batched_cap_modes_and_chunks(batched):
+    benv, learner, ds = batched
+    key = jax.random.key(3)
+    cut = evaluate_batched(key, ds, benv, learner, 6, max_steps=7, chunk_steps=7)
+    assert cut["steps"] == 7 and cut["truncated"] == 6 and cut["returns"] == [7.0] * 6 and cut["n"] == 6
+    full = evaluate_batched(key, ds, benv, learner, 6, chunk_steps=7)
+    assert full["truncated"] == 0 and full["steps"] % 7 == 0 and 7 < full["mean"] <= 500
+    assert max(full["returns"]) > full["steps"] - 7  # the loop stopped once every episode had ended
+    g1, g2 = (evaluate_batched(key, ds, benv, learner, 6, greedy=True, chunk_steps=7) for _ in range(2))
+    assert g1["returns"] == g2["returns"] and g1["greedy"] and not full["greedy"]
+    with pytest.raises(ValueError, match="one per learner"):
+        evaluate_batched(key, ds, benv, learner, 5)
+
+
+def test_evaluate_batched_applies_the_frozen_normaliser(batched):
+    """An identity normaliser (mean 0, var 1) changes nothing; a shifted one changes what the learners see."""
+    benv, learner, ds = batched
+    key = jax.random.key(5)
+    raw = evaluate_batched(key, ds, benv, learner, 6, chunk_steps=7)
+    ident = RunningMeanStd(jnp.zeros(4), jnp.ones(4), jnp.float32(10))
+    assert evaluate_batched(key, ds, benv, learner, 6, obs_rms=ident, chunk_steps=7)["returns"] == raw["returns"]
+    shifted = ident.replace(mean=jnp.full(4, 0.5))
+    assert evaluate_batched(key, ds, benv, learner, 6, obs_rms=shifted, chunk_steps=7)["returns"] != raw["returns"]
+
+
+def test_evaluate_batched_frees_the_env():
+    """Compiled loops are cached per env but hold it only weakly: a finished env (an envpool pool
+    with its emulator threads) is freed."""
+    env, params = env_for(1)
+    benv = VmapEnv(env, params, 2)
+    ref = weakref.ref(benv)
+    evaluate_batched(jax.random.key(0), init_dataset(jax.random.key(1), 2, 4, 2), benv, cartpole_learner(4, 2), 2,
+                     max_steps=7, chunk_steps=7)
+    del benv
+    gc.collect()
+    assert ref() is None
 
 
 # ---- loading: orbax checkpoints, our npz, the authors' npz -----------------------------------

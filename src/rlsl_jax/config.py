@@ -29,8 +29,11 @@ def _tuple_of(elem_type):
     return parse
 
 
-def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """Adds one ``--flag`` per field of the dataclass ``cls`` (except ``skip``)."""
+def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
+                    defaults: Any = None) -> None:
+    """Adds one ``--flag`` per field of the dataclass ``cls`` (except ``skip``). ``defaults``: an
+    instance of ``cls`` (e.g. a preset) whose values are the flags' defaults, shown by --help;
+    None: the dataclass's own defaults."""
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(f"{cls.__name__} options")
     for f in dataclasses.fields(cls):
@@ -38,16 +41,30 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
             continue
         flag = "--" + f.name.replace("_", "-")
         typ = hints[f.name]
-        help_ = f.metadata.get("help", "") + f" (default: {f.default})"
+        default = f.default if defaults is None else getattr(defaults, f.name)
+        help_ = f.metadata.get("help", "") + f" (default: {default})"
         if typ is bool:
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_)
         elif typing.get_origin(typ) is tuple:
             elem = typing.get_args(typ)[0]
-            group.add_argument(flag, dest=f.name, type=_tuple_of(elem), default=f.default, help=help_,
+            group.add_argument(flag, dest=f.name, type=_tuple_of(elem), default=default, help=help_,
                                metavar="A,B,...")
         else:
             choices = f.metadata.get("choices")
-            group.add_argument(flag, dest=f.name, type=typ, default=f.default, help=help_, choices=choices)
+            group.add_argument(flag, dest=f.name, type=typ, default=default, help=help_, choices=choices)
+
+
+def preset_name(argv: list[str] | None, presets: dict, default: str, flag: str = "--preset") -> str:
+    """First pass of a two-pass parser: the ``--preset`` named in ``argv`` (None: sys.argv), or
+    ``default`` when absent or unknown (the full parser, built with that preset's values as its
+    defaults, then reports an unknown name)."""
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    pre.add_argument(flag, dest="preset", default=default)
+    try:
+        name = pre.parse_known_args(argv)[0].preset
+    except argparse.ArgumentError:  # e.g. --preset without a name: the full parser says so
+        return default
+    return name if name in presets else default
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **overrides) -> Any:

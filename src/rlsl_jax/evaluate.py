@@ -12,13 +12,22 @@ have different shapes (``random-L``) are split into fixed-shape groups first (``
 and each group is vmapped on its own. Episodes run in a ``lax.while_loop`` that stops as soon as
 every episode of the batch has ended, so a batch of short episodes costs only as many steps as its
 longest episode; the env's ``step_env`` is used (no auto-reset: the episode ends at termination).
+
+Batched envs (envpool Atari and MuJoCo-v4, brax, any ``envs.batched`` env; ``evaluate_batched``):
+env i runs learner i, all learners step together in a jitted ``lax.scan`` of ``chunk_steps``
+steps, and the host stops as soon as every episode has ended (or after ``max_steps``). The same
+loop serves discrete learners (Atari's Nature CNN, with an encoder-rollback encoder) and Gaussian
+ones (MuJoCo, with the dataset's frozen observation normaliser); returns are the env's raw rewards
+summed until the episode's first termination or truncation.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+import time
+import weakref
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +35,9 @@ import numpy as np
 
 from rlsl_jax.distill.dataset import Dataset
 from rlsl_jax.distill.inner import inner_step
+from rlsl_jax.distill.ppmo import adapted_params, policy_apply
+from rlsl_jax.rl.normalize import NormalizedEnv, RunningMeanStd
+from rlsl_jax.rl.ppo_loss import action_dist_of, policy_fn_of
 from rlsl_jax.parallel import constrain_batch, constrain_replicated
 from rlsl_jax.networks.distributions import RandomWidthDist, learner_groups
 
@@ -157,6 +169,122 @@ def evaluate_modes(key: jax.Array, ds: Dataset, env, env_params, learner, num_le
         raise ValueError(f"unknown mode(s) {bad}; choose from {list(MODES)}")
     return {m: evaluate(key, ds, env, env_params, learner, num_learners, episodes, m == "greedy", chunk, mesh)
             for m in modes}
+
+
+# ---------------------------------------------------------------------------------------------
+# Batched envs: one env per learner (envpool, brax)
+# ---------------------------------------------------------------------------------------------
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # benv -> {what: jitted function}
+
+
+def _compiled(benv, what: tuple, build: Callable) -> Callable:
+    """``jax.jit(build(env))`` for ``benv``, compiled once per env and ``what``. The cache and the
+    function hold the env only weakly (``env`` is a proxy), so a finished env (e.g. an envpool pool
+    and its emulator threads) is freed together with its compiled functions."""
+    try:
+        fns = _COMPILED.setdefault(benv, {})
+    except TypeError:  # an env that takes no weak references: compiled for this call only
+        return jax.jit(build(benv))
+    if what not in fns:
+        fns[what] = jax.jit(build(weakref.proxy(benv)))
+    return fns[what]
+
+
+def _env(benv, obs_rms: RunningMeanStd | None):
+    """``benv``, or ``benv`` with observations normalised by the frozen statistics ``obs_rms``."""
+    if obs_rms is None:
+        return benv
+    return NormalizedEnv(benv, norm_obs=True, scale_reward=False, update=False, obs_rms=obs_rms)
+
+
+def _reset(benv, key: jax.Array, obs_rms: RunningMeanStd | None):
+    """The first observations and state of ``benv`` (normalised by ``obs_rms`` if given), compiled
+    when the env allows it (brax, gymnax); envpool's reset is a host call."""
+    try:
+        return _compiled(benv, ("reset",), lambda env: lambda k, rms: _env(env, rms).reset(k))(key, obs_rms)
+    except TypeError as e:
+        if "host call" not in str(e):
+            raise
+        return _env(benv, obs_rms).reset(key)
+
+
+@functools.partial(jax.jit, static_argnames=("learner", "encoder_apply", "num"))
+def _trained_learners(key: jax.Array, ds: Dataset, learner, encoder_apply, num: int):
+    """``num`` fresh learners of ``learner`` (from ``key``) after their one SGD step on ``ds``."""
+    phi = learner.sample(key, num)
+    return jax.vmap(lambda p: adapted_params(ds, p, learner.apply, encoder_apply),
+                    axis_size=num)(phi)  # axis_size: a learner may have no parameters (Atari l = 5)
+
+
+def _episode_loop(env, learner, encoder_apply, greedy: bool, normalise: bool) -> Callable:
+    """``play(phi1, ds, carry, keys) -> carry``: len(keys) steps of the batched episode loop, env i
+    running learner i; an env's return stops counting at its episode's first termination or
+    truncation. Learners and dataset are arguments (not baked-in constants), so one compilation
+    serves every dataset of a shape."""
+    # the frozen statistics travel in the state (from the reset), so the wrapper needs none here
+    env = NormalizedEnv(env, norm_obs=True, scale_reward=False, update=False) if normalise else env
+    adist = action_dist_of(learner)
+    policy = policy_apply(policy_fn_of(learner), encoder_apply)
+
+    def play(phi1, ds: Dataset, carry, keys):
+        def body(c, k):
+            obs, st, alive, ret = c
+            dp = jax.vmap(lambda p, o: policy(ds, p, o))(phi1, obs)
+            action = adist.mode(dp) if greedy else adist.sample(k, dp)[0]
+            res = env.step(k, st, action)
+            ret = ret + jnp.where(alive, res.reward.astype(jnp.float32), 0.0)
+            return (res.obs, res.state, alive & ~(res.terminated | res.truncated), ret), None
+
+        return jax.lax.scan(body, carry, keys)[0]
+
+    return play
+
+
+def evaluate_batched(key: jax.Array, ds: Dataset, benv, learner, num_learners: int, *, max_steps: int = 0,
+                     greedy: bool = False, encoder_apply: Callable | None = None,
+                     obs_rms: RunningMeanStd | None = None, chunk_steps: int = 200, progress: bool = False,
+                     desc: str = "eval") -> dict[str, Any]:
+    """k-shot score of ``ds`` on a batched env of ``num_learners`` envs (env i runs learner i).
+
+    Samples ``num_learners`` learners from ``learner`` (categorical or Gaussian head), trains each by
+    ONE SGD step on ``ds`` (on ``encoder_apply(ds.encoder, X)`` with an encoder-rollback encoder) and
+    plays one episode per learner, actions sampled (``greedy``: the distribution's mode), observations
+    normalised by ``obs_rms`` frozen (None: raw). Steps run in jitted chunks of ``chunk_steps``
+    until every episode has ended or ``max_steps`` (0: no limit but the env's own) steps were played;
+    an episode still running then counts its partial return.
+
+    Returns {"mean", "std", "n", "returns" (raw return per learner), "greedy", "steps" (played),
+    "truncated" (episodes cut by ``max_steps``), "wall_s"}. Keys: learners from ``split(key, 3)[0]``,
+    chunk c's step keys ``split(fold_in(split(key, 3)[1], first step of c), n)``, reset
+    ``split(key, 3)[2]``."""
+    if benv.num_envs != num_learners:
+        raise ValueError(f"benv has {benv.num_envs} envs; need one per learner ({num_learners})")
+    if num_learners < 1 or chunk_steps < 1 or max_steps < 0:
+        raise ValueError(f"need num_learners, chunk_steps >= 1, max_steps >= 0 (got {num_learners}, "
+                         f"{chunk_steps}, {max_steps})")
+    from tqdm.auto import tqdm
+
+    t0 = time.time()
+    ds = jax.tree.map(jnp.asarray, ds)
+    k_init, k_play, k_reset = jax.random.split(key, 3)
+    phi1 = _trained_learners(k_init, ds, learner, encoder_apply, num_learners)
+    obs, st = _reset(benv, k_reset, obs_rms)
+    what = ("play", learner, encoder_apply, bool(greedy), obs_rms is not None)
+    play = _compiled(benv, what, lambda env: _episode_loop(env, *what[1:]))
+    carry = (obs, st, jnp.ones((num_learners,), bool), jnp.zeros((num_learners,), jnp.float32))
+    steps = 0
+    bar = tqdm(disable=not progress, unit="step", desc=desc, dynamic_ncols=True)
+    while bool(np.asarray(carry[2]).any()) and (max_steps == 0 or steps < max_steps):
+        n = chunk_steps if max_steps == 0 else min(chunk_steps, max_steps - steps)
+        carry = play(phi1, ds, carry, jax.random.split(jax.random.fold_in(k_play, steps), n))
+        steps += n
+        bar.update(n)
+        bar.set_postfix(playing=int(np.asarray(carry[2]).sum()))
+    bar.close()
+    returns = np.asarray(carry[3])
+    return {**summarize(returns), "greedy": bool(greedy), "steps": steps,
+            "truncated": int(np.asarray(carry[2]).sum()), "wall_s": round(time.time() - t0, 1)}
 
 
 # ---------------------------------------------------------------------------------------------

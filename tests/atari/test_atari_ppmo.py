@@ -1,5 +1,6 @@
-"""PPMO with the Nature CNN and encoder rollback: l = 5 is the PPO update, l = 0 has no encoder,
-a meta-step on envpool trains the encoder, checkpoints keep it, load_dataset refuses mismatches."""
+"""PPMO with the Nature CNN and encoder rollback: l = 5 is the PPO update, l = 0 has no encoder and
+loads the authors' dataset. (A meta-step at l = 4 training the encoder, checkpoints keeping it and
+load_dataset refusing mismatches: tests/atari/test_atari_cli.py's run.)"""
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ import optax
 import pytest
 
 from rlsl_jax import checkpoint
-from rlsl_jax.distill import PPMOConfig, init_dataset, runner
+from rlsl_jax.distill import PPMOConfig, init_dataset
 from rlsl_jax.distill.ppmo import make_optimizer, meta_policy_loss
 from rlsl_jax.networks.cnn import cnn_apply, nature_cnn_spec, nature_cnn_split
 from rlsl_jax.rl import ppo as ppo_baseline
@@ -67,54 +68,13 @@ def test_layer5_meta_update_is_the_ppo_update():
     assert not np.asarray(optax.tree.norm(upd_meta.replace(encoder=None)))
 
 
-def test_meta_step_resume_and_checkpoint_with_encoder(tmp_path):
-    """l = 4 on envpool Pong: a meta-step trains X, Y and the encoder; the checkpoint holds the
-    encoder with the dataset; resume restarts the emulators; load_dataset refuses other encoders."""
-    pytest.importorskip("envpool")
-    from rlsl_jax.experiments.atari import make_atari_meta_step
-
-    cfg = PPMOConfig(k=4, population=1, num_envs=2, rollout_steps=4, minibatch_size=8, update_epochs=1, clip_eps=0.1)
-    init, meta_step, learner, enc, benv = make_atari_meta_step(cfg, "Pong-v5", 4, 0, {"episodic_life": True,
-                                                                                     "reward_clip": True})
-    s0 = init(jax.random.key(0))
-    assert s0.dataset.x.shape == (4, *OBS) and s0.dataset.y.shape == (4, 6)
-    assert [w.shape for w in jax.tree.leaves(s0.dataset.encoder)][-2:] == [(512,), (3136, 512)]
-    kw = dict(seed=0, metadata={"game": "Pong", "layer": 4, "encoder": {"layer": 4}}, chunk=1, progress=False,
-              after_restore=lambda restored, fresh: restored.replace(carry=fresh.carry))
-    s1, _ = runner.run(init, meta_step, out_dir=tmp_path, meta_epochs=1, **kw)
-    first = init(runner.seed_keys(0)[0])
-    for name in ("x", "y", "encoder"):
-        a, b = jax.tree.leaves(getattr(first.dataset, name)), jax.tree.leaves(getattr(s1.dataset, name))
-        assert any(not np.allclose(u, v) for u, v in zip(a, b)), f"{name} did not move"
-    s2, info = runner.run(init, meta_step, out_dir=tmp_path, meta_epochs=2, resume=True, **kw)
-    assert info["start"] == 1 and int(s2.meta_epoch) == 2
-    log = (tmp_path / "log.csv").read_text().strip().splitlines()
-    assert len(log) == 3 and "episode_return" in log[0]
-
-    expected = jax.eval_shape(enc.init, jax.random.key(0))
-    ds, meta = checkpoint.load_dataset(tmp_path, expect_encoder=expected)
-    for a, b in zip(jax.tree.leaves(ds.encoder), jax.tree.leaves(s2.dataset.encoder)):
-        np.testing.assert_array_equal(a, np.asarray(b))
-    assert meta["layer"] == 4
-    with pytest.raises(ValueError, match="encoder mismatch"):
-        checkpoint.load_dataset(tmp_path, expect_encoder=None)  # an l = 0 learner
-    with pytest.raises(ValueError, match="encoder mismatch"):
-        checkpoint.load_dataset(tmp_path, expect_encoder=jax.eval_shape(nature_cnn_split(6, 3)[1].init,
-                                                                         jax.random.key(0)))
-    npz = checkpoint.export_npz(tmp_path, tmp_path / "d.npz")
-    ds_npz, meta_npz = checkpoint.load_dataset(npz, expect_encoder=expected)
-    assert meta_npz["encoder_layer"] == 4
-    for a, b in zip(jax.tree.leaves(ds_npz.encoder), jax.tree.leaves(ds.encoder)):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_layer0_has_no_encoder(refdata):
     """l = 0 (full distillation): θ is only X, Y, η — as in the authors' Centipede file, which loads
     for an l = 0 learner and is refused for an l = 4 one."""
     learner, enc = nature_cnn_split(18, 0)
     assert enc is None
     pytest.importorskip("envpool")
-    from rlsl_jax.experiments.atari import make_atari_meta_step
+    from rlsl_jax.tasks.atari import make_atari_meta_step
 
     cfg = PPMOConfig(k=10, population=1, num_envs=1, rollout_steps=2, minibatch_size=2, update_epochs=1)
     init, *_ = make_atari_meta_step(cfg, "Centipede-v5", 0, 0, {})

@@ -1,10 +1,9 @@
-"""brax bridge and the mujoco CLI on a tiny hopper (spring backend: the fastest to compile on a CPU).
+"""brax bridge and the MuJoCo task on a tiny hopper (spring backend: the fastest to compile on a CPU).
 
-brax compiles slowly on a CPU, so this module is small: one bridge test and one CLI round trip
-(train 1 meta-epoch, --eval the saved dataset with its normaliser) plus the CLI's error paths.
+brax compiles slowly on a CPU, so this module is small: one bridge test, one round trip through
+tasks.mujoco (distil 2 meta-epochs, score the saved dataset with its normaliser) and a trace-only
+check of the mjx pipeline.
 """
-
-import json
 
 import jax
 import jax.numpy as jnp
@@ -13,11 +12,12 @@ import pytest
 
 pytest.importorskip("brax")
 
+from rlsl_jax.distill.ppmo import PPMOConfig  # noqa: E402
 from rlsl_jax.envs import make  # noqa: E402
-from rlsl_jax.experiments import mujoco  # noqa: E402
+from rlsl_jax.tasks import mujoco as M  # noqa: E402
 
-TINY = ["--brax-backend", "spring", "--k", "4", "--num-envs", "2", "--rollout-steps", "8", "--minibatch-size", "16",
-        "--update-epochs", "1", "--critic-hidden", "16", "--episode-length", "6", "--chunk", "1", "--no-progress"]
+TINY = dict(k=4, num_envs=2, rollout_steps=8, minibatch_size=16, update_epochs=1, critic_hidden=(16,), clip_eps=0.1,
+            ent_coef=0.0)
 
 
 def test_brax_bridge_truncates_with_true_final_obs_and_auto_resets():
@@ -44,40 +44,29 @@ def test_brax_bridge_truncates_with_true_final_obs_and_auto_resets():
     np.testing.assert_allclose(final[1], obs[1])                   # without a reset, final_obs == obs
 
 
-def test_cli_trains_saves_normaliser_and_evaluates(tmp_path, capsys):
+def test_distil_saves_normaliser_and_scores(tmp_path):
+    """tasks.mujoco on brax hopper: 2 meta-epochs, dataset.npz with the normaliser, then fresh
+    learners scored on the saved run with the stored normaliser."""
+    cfg = PPMOConfig(**TINY)
+    mj = {"env": "hopper", "backend": "brax", "brax_backend": "spring", "method": "ppmo", "episode_length": 6,
+          "norm_obs": True, "scale_reward": True}
     out = tmp_path / "hop"
-    mujoco.main(["--env", "hopper", "--meta-epochs", "2", "--out", str(out), *TINY])
-    for name in ("log.csv", "learning_curve.png", "dataset.npz", "summary.json", "run.json"):
-        assert (out / name).exists(), name
-    summary = json.loads((out / "summary.json").read_text())
+    run = M.make_run(mj, cfg, seed=0)
+    state, info = M.distil(run, meta_epochs=2, out_dir=out, chunk=1, progress=False)
+    summary, line = M.publish(run, state, info, out)
     assert summary["meta_epochs"] == 2 and summary["k"] == 4 and summary["brax_backend"] == "spring"
+    assert line.startswith("PPMO hopper: 2 meta-epochs")
     with np.load(out / "dataset.npz") as z:
         assert z["x"].shape == (4, 11) and z["y"].shape == (4, 3) and z["log_std"].shape == (3,)
         assert z["obs_mean"].shape == (11,) and float(z["obs_count"]) > 2 * 8  # updated by the rollouts
         assert np.abs(z["obs_mean"]).max() > 0
-    log = (out / "log.csv").read_text().splitlines()
-    assert len(log) == 3
-    capsys.readouterr()
-    mujoco.main(["--eval", str(out), "--eval-learners", "2", "--out", str(tmp_path / "ev"), "--no-progress"])
-    printed = capsys.readouterr().out
-    assert "2 fresh learners" in printed
-    ev = json.loads((tmp_path / "ev" / "eval.json").read_text())
-    assert ev["obs_normalised"] and ev["env"] == "hopper" and len(ev["returns"]) == 2
-    assert all(np.isfinite(ev["returns"]))
-
-
-def test_cli_errors(tmp_path, capsys):
-    def err(argv):
-        with pytest.raises(SystemExit) as e:
-            mujoco.run_main(lambda: mujoco.main(argv))
-        assert e.value.code == 2
-        return capsys.readouterr().err
-
-    msg = err(["--env", "cheetah", "--out", str(tmp_path / "x")])
-    assert "unknown env 'cheetah'" in msg and "halfcheetah" in msg and "walker2d" in msg
-    assert not (tmp_path / "x").exists()
-    assert "unknown --brax-backend 'fast'" in err(["--env", "ant", "--brax-backend", "fast"])
-    assert "--population must be 1" in err(["--env", "ant", "--method", "ppo", "--population", "2"])
+    assert len((out / "log.csv").read_text().splitlines()) == 3
+    scored = M.load_scored(out, 2, seed=0)
+    assert (scored.env, scored.backend, scored.brax_backend, scored.episode_length) == ("hopper", "brax", "spring", 6)
+    r = M.score(scored, 2, seed=0, source=str(out))
+    assert r["obs_normalised"] and r["env"] == "hopper" and len(r["returns"]) == 2
+    assert all(np.isfinite(r["returns"]))
+    assert "brax hopper k=4: 2 fresh learners, return" in M.eval_line(r)
 
 
 def test_mjx_state_has_no_zero_size_leaves_for_orbax():

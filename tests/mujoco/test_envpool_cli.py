@@ -1,9 +1,12 @@
-"""The mujoco CLI on envpool's Hopper-v4 (the other bridge, envs.envpool_mujoco): PPMO and --eval."""
+"""The mujoco CLI on envpool's Hopper-v4 (the other bridge, envs.envpool_mujoco) as a user runs it:
+PPMO in a subprocess, --resume (the emulators restart, the normaliser is kept), --eval."""
 
 import json
 
 import numpy as np
 import pytest
+
+from conftest import run_cli
 
 pytest.importorskip("envpool")
 
@@ -13,19 +16,33 @@ TINY = ["--backend", "envpool", "--k", "4", "--num-envs", "2", "--rollout-steps"
         "--update-epochs", "1", "--critic-hidden", "16", "--chunk", "2", "--no-progress"]
 
 
-def test_envpool_backend_trains_and_evaluates(tmp_path, capsys):
+def test_envpool_backend_trains_resumes_and_evaluates(tmp_path, capsys):
     out = tmp_path / "hop"
-    mujoco.main(["--env", "hopper", "--meta-epochs", "4", "--out", str(out), *TINY])
+    r = run_cli("rlsl_jax.experiments.mujoco", "--env", "hopper", "--meta-epochs", "2", "--out", str(out), *TINY,
+                timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1].startswith("PPMO hopper: 2 meta-epochs")
+    run = json.loads((out / "run.json").read_text())
+    assert run["mujoco"]["backend"] == "envpool" and run["config"]["num_envs"] == 2 and run["config"]["k"] == 4
+    with np.load(out / "dataset.npz") as z:
+        count = float(z["obs_count"])
+    mujoco.main(["--resume", "--out", str(out), "--meta-epochs", "4", "--no-progress"])
+    assert "resuming" in capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["backend"] == "envpool" and summary["meta_epochs"] == 4
+    assert summary["backend"] == "envpool" and summary["meta_epochs"] == 4 and summary["paper_table3"] == 1858
     rows = (out / "log.csv").read_text().splitlines()
     header = rows[0].split(",")
+    assert len(rows) == 5 and "kshot_mean" not in header
     rets = [float(r.split(",")[header.index("episode_return")]) for r in rows[1:]]
     # 4 x 2 envs x 64 steps of an untrained hopper: episodes end (falls) and their raw returns are > 0
     # (envpool's 0-return auto-reset steps are not counted as episodes)
     assert np.nanmin(rets) > 0
     with np.load(out / "dataset.npz") as z:
         assert z["x"].shape == (4, 11) and z["obs_mean"].shape == (11,)
-    capsys.readouterr()
-    mujoco.main(["--eval", str(out), "--eval-learners", "2", "--no-progress"])
+        assert float(z["obs_count"]) > count  # the restored statistics kept counting after the resume
+    mujoco.main(["--eval", str(out), "--eval-learners", "2", "--no-progress", "--out", str(tmp_path / "ev")])
     assert "envpool hopper k=4: 2 fresh learners" in capsys.readouterr().out
+    ev = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert list(ev) == ["mean", "std", "n", "returns", "dataset", "env", "backend", "k", "inner_lr", "greedy",
+                        "obs_normalised", "wall_s", "seed"]
+    assert ev["obs_normalised"] and len(ev["returns"]) == 2 and all(np.isfinite(ev["returns"]))

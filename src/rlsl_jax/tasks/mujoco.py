@@ -1,0 +1,353 @@
+"""The MuJoCo task family: continuous-action PPMO (or direct PPO) on brax or envpool MuJoCo-v4.
+
+Learner: tanh MLP obs -> 64 -> 64 -> action means (orthogonal √2, head 0.01, zero biases) and a
+state-independent log-std (init 0); actions ~ N(mean, exp(log-std)²), clipped to [-1, 1] by the
+env, log-probs summed over action dimensions (``networks.gaussian.mujoco_learner``). The dataset θ
+is X [k, obs], Y [k, act] (mean targets), a log-std target [act] (init 0) and η; the one inner SGD
+step fits means to Y and the log-std to its target (MSE each).
+
+Observations are normalised by running mean/var statistics (VecNormalize) and rewards scaled by
+the running std of the discounted return (CleanRL, ``rl.normalize``); the observation statistics
+are part of the distilled artefact (saved with X and Y in every checkpoint and in dataset.npz as
+obs_mean, obs_var, obs_count) and k-shot scores apply them, frozen. Every reported return is the
+RAW env return. ``method="ppo"`` runs direct PPO (``rl.ppo``, the same rollout/GAE/loss/optimiser
+code) with the same learner architecture as actor: the paper's RL column.
+
+Backends: ``brax`` (pure JAX, ``make("brax/<env>")``) or ``envpool`` (MuJoCo-v4, the paper's
+tasks, ``make("envpool/<Task>-v4")``). Presets (``PRESETS``, PPMOConfig values), k = 64 and
+ε = 0.1 (the paper's) in both:
+
+* ``ours`` (the default): 16 envs × 128 steps = 2048 transitions per learner per meta-epoch
+  (CleanRL's continuous-PPO rollout size), 4 epochs × 4 minibatches of 512, no entropy bonus;
+* ``paper``: the paper's Appendix A batch, 10 envs × 200 steps, minibatches of 512, entropy 0.01.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from rlsl_jax import paper
+from rlsl_jax.config import config_from_dict, config_to_dict
+from rlsl_jax.distill.dataset import Dataset
+from rlsl_jax.distill.ppmo import PPMOConfig, make_meta_step
+from rlsl_jax.envs import make
+from rlsl_jax.evaluate import evaluate_batched
+from rlsl_jax.logs import write_json
+from rlsl_jax.networks.gaussian import mujoco_learner
+from rlsl_jax.rl.normalize import NormalizedEnv, drain_raw_returns, rms_from_meta, rms_to_arrays
+from rlsl_jax.runner import PPMO_LOG_FIELDS, run, seed_keys
+
+ENVS = ("ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_double_pendulum", "reacher",
+        "walker2d")
+ENVPOOL_IDS = {"ant": "Ant-v4", "halfcheetah": "HalfCheetah-v4", "hopper": "Hopper-v4", "humanoid": "Humanoid-v4",
+               "humanoidstandup": "HumanoidStandup-v4", "inverted_double_pendulum": "InvertedDoublePendulum-v4",
+               "reacher": "Reacher-v4", "walker2d": "Walker2d-v4"}
+BACKENDS = ("brax", "envpool")
+METHODS = ("ppmo", "ppo")
+EPISODE_LENGTH = 1000
+DEFAULT_PRESET = "ours"
+PRESETS = {
+    "ours": PPMOConfig(k=64, clip_eps=0.1, num_envs=16, rollout_steps=128, minibatch_size=512, ent_coef=0.0),
+    "paper": PPMOConfig(k=64, clip_eps=0.1, num_envs=10, rollout_steps=200, minibatch_size=512),
+}
+# log.csv columns: no periodic k-shot check here, so those of runs made before the check existed
+LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
+EVAL_SEED = 1_000_003  # k-shot learners and eval envs: seed + EVAL_SEED
+
+
+def check_env_name(env: str) -> str:
+    """'hopper' or 'brax/hopper' (any case) -> 'hopper'; ValueError listing the names."""
+    name = env.removeprefix("brax/").lower()
+    if name not in ENVS:
+        raise ValueError(f"unknown env {env!r}; valid: {', '.join(ENVS)}")
+    return name
+
+
+def check_brax_backend(name: str | None) -> None:
+    """ValueError unless ``name`` is None or a brax physics pipeline."""
+    from rlsl_jax.envs.brax_bridge import BACKENDS as BRAX_BACKENDS
+
+    if name is not None and name not in BRAX_BACKENDS:
+        raise ValueError(f"unknown --brax-backend {name!r}; valid: {', '.join(BRAX_BACKENDS)}")
+
+
+def check_envpool() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("rlsl_jax.envs.envpool_mujoco") is None:
+        raise ValueError("--backend envpool needs the envpool MuJoCo-v4 bridge (rlsl_jax.envs.envpool_mujoco), "
+                         "which is not in this installation yet; use --backend brax")
+
+
+def env_id_of(backend: str, env: str) -> str:
+    return f"brax/{env}" if backend == "brax" else f"envpool/{ENVPOOL_IDS[env]}"
+
+
+def make_benv(backend: str, env: str, num_envs: int, seed: int, brax_backend: str | None, episode_length: int,
+              mesh=None):
+    """The batched env of ``num_envs`` copies of ``env`` (registry ids "brax/<env>" or "envpool/<Task>-v4");
+    ``mesh``: envpool's pool is split over its devices (brax envs are sharded by PPMO itself).
+    ValueError (one line) if the backend cannot make it."""
+    try:
+        if backend == "brax":
+            kw = {"episode_length": episode_length}
+            if brax_backend is not None:
+                kw["backend"] = brax_backend
+            return make(f"brax/{env}", num_envs=num_envs, **kw)[0]
+        check_envpool()
+        return make(f"envpool/{ENVPOOL_IDS[env]}", num_envs=num_envs, seed=seed, mesh=mesh)[0]
+    except ImportError as e:
+        raise ValueError(str(e)) from e
+
+
+def make_mujoco_step(cfg: PPMOConfig, method: str, benv, norm_obs: bool = True, scale_reward: bool = True, mesh=None):
+    """(init, step, learner, dataset_of) for PPMO (``cfg`` a PPMOConfig) or direct PPO on ``benv``
+    (P·E envs, P = 1 for PPO), observations normalised and rewards scaled by ``rl.normalize``.
+
+    ``step``'s metrics report RAW returns: ``episode_return`` (mean of the episodes that ended in
+    that meta-epoch, nan if none), ``episodes``, ``last_return``; ``train_episode_return`` is the
+    rollout's own return of the scaled rewards. ``dataset_of(state)`` is what a checkpoint's
+    ``dataset`` item holds: θ and the observation statistics (PPMO), or the actor and them (PPO)."""
+    from rlsl_jax.envs.brax_bridge import BraxEnv
+
+    nenv = NormalizedEnv(benv, gamma=cfg.gamma, norm_obs=norm_obs, scale_reward=scale_reward)
+    maybe_jit = jax.jit if isinstance(benv, BraxEnv) else (lambda f: f)  # envpool resets on the host
+    learner = mujoco_learner(math.prod(benv.observation_space().shape), math.prod(benv.action_space().shape))
+
+    def obs_stats(env_state):  # stored with the dataset only if observations are normalised
+        return rms_to_arrays(env_state.obs_rms) if norm_obs else {}
+
+    def drain(carry, m):
+        env_state, s = drain_raw_returns(carry.env_state)
+        if hasattr(env_state.env_state, "finished_games"):
+            # envpool: its auto-reset step is a 0-return "episode"; its own counters hold the true returns
+            from rlsl_jax.envs.envpool_bridge import drain_scores
+
+            pool_state, e = drain_scores(env_state.env_state)
+            env_state = env_state.replace(env_state=pool_state)
+            s = {"episode_return": e["score"], "episodes": e["games"], "last_return": pool_state.last_score.mean()}
+        return carry.replace(env_state=env_state), {**m, "train_episode_return": m["episode_return"], **s}
+
+    if method == "ppmo":
+        init, ppmo_step = make_meta_step(cfg, None, None, learner, benv=nenv, mesh=mesh)
+
+        def step(state, key):
+            state, m = ppmo_step(state, key)
+            carry, m = drain(state.carry, m)
+            return state.replace(carry=carry), m
+
+        def dataset_of(state):
+            ds: Dataset = state.dataset
+            return {"x": ds.x, "y": ds.y, "inner_lr": ds.inner_lr, "log_std": ds.log_std,
+                    **obs_stats(state.carry.env_state)}
+
+        # init jitted too: an eagerly built brax-mjx state differs from a jitted step's output in a
+        # way jit's cache sees (measured: one extra compilation of the first chunk otherwise)
+        return maybe_jit(init), jax.jit(step), learner, dataset_of
+
+    from rlsl_jax.rl.ppo import PPOConfig, make_train_step
+
+    pcfg = config_from_dict(PPOConfig, config_to_dict(cfg))
+    ppo_init, ppo_step = make_train_step(pcfg, None, None, learner, benv=nenv)
+
+    @flax.struct.dataclass
+    class PPORun:  # the runner counts meta_epoch
+        ppo: object
+        meta_epoch: jax.Array
+
+    def init(key):
+        return PPORun(ppo_init(key), jnp.zeros((), jnp.int32))
+
+    def step(state, key):
+        s, m = ppo_step(state.ppo, key)
+        carry, m = drain(s.carry, m)
+        return PPORun(s.replace(carry=carry), state.meta_epoch + 1), {**m, "inner_lr": jnp.nan}
+
+    def dataset_of(state):
+        return {"actor": state.ppo.actor, **obs_stats(state.ppo.carry.env_state)}
+
+    return maybe_jit(init), jax.jit(step), learner, dataset_of
+
+
+class Run(NamedTuple):
+    """A MuJoCo training run, built by ``make_run``: its record ``mj`` (env, backend, brax_backend,
+    method, episode_length, norm_obs, scale_reward), config, seed, env and step functions."""
+
+    mj: dict
+    cfg: PPMOConfig
+    seed: int
+    benv: Any
+    init: Callable
+    step: Callable
+    learner: Any
+    dataset_of: Callable
+
+    @property
+    def metadata(self) -> dict:
+        """What checkpoints and dataset.npz record about the run."""
+        mj, cfg = self.mj, self.cfg
+        return {"env_id": env_id_of(mj["backend"], mj["env"]), "mujoco": mj, "k": cfg.k,
+                "obs_shape": list(self.benv.observation_space().shape), "act_dim": self.learner.out_dim,
+                "learner": self.learner.describe(), "seed": self.seed, "config": config_to_dict(cfg),
+                "method": mj["method"]}
+
+    @property
+    def record(self) -> dict:
+        """run.json: what ``--resume`` rebuilds the run from."""
+        return {"seed": self.seed, "config": config_to_dict(self.cfg), "mujoco": self.mj}
+
+
+def make_run(mj: dict, cfg: PPMOConfig, seed: int, mesh=None) -> Run:
+    """The env (P·E copies), step functions and learner of a run; the brax pipeline actually used
+    is filled into ``mj``. ValueError if the env cannot be made."""
+    benv = make_benv(mj["backend"], mj["env"], cfg.population * cfg.num_envs, seed, mj["brax_backend"],
+                     mj["episode_length"], mesh)
+    init, step, learner, dataset_of = make_mujoco_step(cfg, mj["method"], benv, mj["norm_obs"], mj["scale_reward"],
+                                                       mesh)
+    if mj["backend"] == "brax" and mj["brax_backend"] is None:
+        mj = {**mj, "brax_backend": benv.backend}
+    return Run(mj, cfg, seed, benv, init, step, learner, dataset_of)
+
+
+def from_record(saved: dict, mesh=None) -> Run:
+    """The run of a run.json."""
+    return make_run(saved["mujoco"], config_from_dict(PPMOConfig, saved["config"]), saved["seed"], mesh)
+
+
+def restart_envpool(restored, fresh):
+    """``after_restore`` for envpool: the emulators' state cannot be checkpointed, so the fresh env
+    carry is used with the restored normaliser statistics."""
+    env_state = fresh.carry.env_state.replace(obs_rms=restored.carry.env_state.obs_rms,
+                                              ret_rms=restored.carry.env_state.ret_rms)
+    return restored.replace(carry=fresh.carry.replace(env_state=env_state))
+
+
+def distil(r: Run, *, meta_epochs: int, out_dir: Path, resume: bool = False, chunk: int = 10,
+           checkpoint_every: int = 100, progress: bool = True) -> tuple[Any, dict]:
+    """PPMO (or direct PPO, ``r.mj["method"]``) through ``runner.run`` into ``out_dir`` -> (final
+    state, info); info adds ``epoch_s_after_compile`` when known. An envpool resume restarts the
+    emulators (keeping the normaliser), so it is not bit-exact; a brax resume is."""
+    ticks: list[tuple[float, int]] = []
+    k_init, k_epochs = seed_keys(r.seed)
+    state, info = run(r.init, r.step, epochs=meta_epochs, init_key=k_init, epoch_key=k_epochs, out_dir=out_dir,
+                      resume=resume, checkpoint_every=checkpoint_every, metadata=r.metadata,
+                      dataset_of=r.dataset_of, after_restore=restart_envpool if r.mj["backend"] == "envpool" else None,
+                      log_fields=LOG_FIELDS, chunk=chunk, progress=progress,
+                      on_chunk=lambda s, m, epoch: ticks.append((time.time(), epoch)))
+    if len(ticks) >= 2 and ticks[-1][1] > ticks[0][1]:
+        info["epoch_s_after_compile"] = (ticks[-1][0] - ticks[0][0]) / (ticks[-1][1] - ticks[0][1])
+    return state, info
+
+
+def kshot(ds: Dataset, obs_rms, num_learners: int, *, seed: int, backend: str, env: str,
+          brax_backend: str | None, episode_length: int, greedy: bool = False, benv=None) -> dict:
+    """k-shot score of a continuous dataset: ``num_learners`` fresh learners, one SGD step each, one
+    episode each (at most ``episode_length`` steps) in ``num_learners`` envs (``benv``, or made
+    with seed ``seed + EVAL_SEED``), observations normalised by ``obs_rms`` frozen (None: raw),
+    sampled actions (``greedy``: the means). -> {"mean", "std", "n", "returns"} of raw returns."""
+    if benv is None:
+        benv = make_benv(backend, env, num_learners, seed + EVAL_SEED, brax_backend, episode_length)
+    learner = mujoco_learner(benv.observation_space().shape[0], benv.action_space().shape[0])
+    r = evaluate_batched(jax.random.key(seed + EVAL_SEED), ds, benv, learner, num_learners,
+                         max_steps=episode_length, greedy=greedy, obs_rms=obs_rms)
+    return {k: r[k] for k in ("mean", "std", "n", "returns")}
+
+
+class Scored(NamedTuple):
+    """A saved continuous dataset ready to score (``load_scored``)."""
+
+    ds: Dataset
+    meta: dict
+    env: str
+    backend: str
+    brax_backend: str | None
+    episode_length: int
+    benv: Any
+    obs_rms: Any
+
+
+def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None = None, backend: str = "brax",
+                brax_backend: str | None = None, episode_length: int = EPISODE_LENGTH) -> Scored:
+    """A saved dataset (run folder, checkpoint folder or npz) with the env it records (``env``
+    given: that env on ``backend``), an eval env of ``num_learners`` copies seeded ``seed + EVAL_SEED``
+    and its stored observation normaliser. ValueError (one line) if it cannot be loaded or does not fit."""
+    from rlsl_jax import checkpoint
+
+    ds, meta = checkpoint.load_dataset(path)
+    if ds.log_std is None:
+        raise ValueError(f"{path} has no log-std target: not a continuous-action (MuJoCo) dataset")
+    stored = meta.get("mujoco") or {}
+    name = check_env_name(env) if env else stored.get("env")
+    if name is None:
+        raise ValueError(f"{path} does not record its env; pass --env")
+    backend = stored.get("backend", backend) if env is None else backend
+    brax_backend = brax_backend or stored.get("brax_backend")
+    episode_length = stored.get("episode_length", episode_length)
+    benv = make_benv(backend, name, num_learners, seed + EVAL_SEED, brax_backend, episode_length)
+    obs_dim, act_dim = benv.observation_space().shape[0], benv.action_space().shape[0]
+    if ds.x.shape[1:] != (obs_dim,) or ds.y.shape[1] != act_dim:
+        raise ValueError(f"dataset x {list(ds.x.shape)} / y {list(ds.y.shape)} do not fit {backend} {name} "
+                         f"(x [k, {obs_dim}], y [k, {act_dim}])")
+    return Scored(ds, meta, name, backend, brax_backend, episode_length, benv, rms_from_meta(meta))
+
+
+def score(s: Scored, num_learners: int, *, seed: int, greedy: bool = False, source: str = "") -> dict:
+    """``kshot`` of a ``load_scored`` dataset with its description (eval.json)."""
+    t0 = time.time()
+    r = kshot(s.ds, s.obs_rms, num_learners, seed=seed, backend=s.backend, env=s.env, brax_backend=s.brax_backend,
+              episode_length=s.episode_length, greedy=greedy, benv=s.benv)
+    return {**r, "dataset": source, "env": s.env, "backend": s.backend, "k": int(s.ds.x.shape[0]),
+            "inner_lr": float(s.ds.inner_lr), "greedy": bool(greedy), "obs_normalised": s.obs_rms is not None,
+            "wall_s": round(time.time() - t0, 1), "seed": seed}
+
+
+def eval_line(r: dict) -> str:
+    return (f"{r['backend']} {r['env']} k={r['k']}: {r['n']} fresh learners, return {r['mean']:.1f} ± {r['std']:.1f} "
+            f"(one episode each, {'mean' if r['greedy'] else 'sampled'} actions, stored normaliser"
+            f"{'' if r['obs_normalised'] else ': none'}; {r['wall_s']:.0f}s)")
+
+
+def curve(r: Run) -> tuple[list[str], str]:
+    """(log.csv columns, title) of the run's learning-curve plot."""
+    ys = ["episode_return"] + (["inner_lr"] if r.mj["method"] == "ppmo" else [])
+    return ys, (f"{r.mj['method'].upper()} {env_id_of(r.mj['backend'], r.mj['env'])} k={r.cfg.k} "
+                f"P={r.cfg.population} (raw return)")
+
+
+def publish(r: Run, state, info: dict, out: Path, final_eval_learners: int = 0) -> tuple[dict, str]:
+    """Writes ``out``/dataset.npz (PPMO) and summary.json (with a final k-shot score over
+    ``final_eval_learners`` fresh learners if > 0) -> (summary, the line to print). Process 0 only."""
+    from rlsl_jax.checkpoint import write_npz
+
+    mj, cfg = r.mj, r.cfg
+    summary = {"env": mj["env"], "backend": mj["backend"], "brax_backend": mj["brax_backend"], "method": mj["method"],
+               "k": cfg.k, "population": cfg.population, "num_envs": cfg.num_envs,
+               "rollout_steps": cfg.rollout_steps, "meta_epochs": int(state.meta_epoch),
+               "train_wall_s": round(info["wall_s"], 2), "device": str(jax.devices()[0]),
+               "paper_table3": paper.TABLE3[mj["env"]][0]}
+    line = f"{mj['method'].upper()} {mj['env']}: {summary['meta_epochs']} meta-epochs in {summary['train_wall_s']:.1f}s"
+    if "epoch_s_after_compile" in info:
+        summary["epoch_s_after_compile"] = info["epoch_s_after_compile"]
+        line += f" ({info['epoch_s_after_compile']:.2f} s/meta-epoch after compile)"
+    if mj["method"] == "ppmo":
+        # from memory, on host copies: in a multi-process run only process 0 is here (reading the
+        # checkpoint back through orbax, or computing on the global arrays, would wait for the others)
+        arrays = jax.device_get(r.dataset_of(state))
+        ds = Dataset(arrays["x"], arrays["y"], arrays["inner_lr"], log_std=arrays["log_std"])
+        extra = {k: v for k, v in arrays.items() if k.startswith("obs_")}
+        write_npz(ds, {**r.metadata, "extra": extra}, Path(out) / "dataset.npz")
+        if final_eval_learners:
+            e = kshot(ds, rms_from_meta({"extra": extra}) if mj["norm_obs"] else None, final_eval_learners,
+                      seed=r.seed, backend=mj["backend"], env=mj["env"], brax_backend=mj["brax_backend"],
+                      episode_length=mj["episode_length"])
+            summary["eval"] = {k: e[k] for k in ("mean", "std", "n")}
+            line += f"; {e['n']} fresh learners: return {e['mean']:.1f} ± {e['std']:.1f}"
+    write_json(Path(out) / "summary.json", summary)
+    return summary, line

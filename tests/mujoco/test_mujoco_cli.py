@@ -1,0 +1,50 @@
+"""The mujoco CLI's input checks (one line, exit 2, nothing written) and its presets in --help;
+no physics is run here (brax and envpool are exercised in test_brax.py and test_envpool_cli.py)."""
+
+import pytest
+
+from conftest import run_cli
+from rlsl_jax import cli
+from rlsl_jax.experiments import mujoco
+from rlsl_jax.tasks import mujoco as M
+
+
+def test_bad_input_cli_one_line_exit_2(tmp_path):
+    out = tmp_path / "x"
+    r = run_cli("rlsl_jax.experiments.mujoco", "--env", "cheetah", "--out", str(out), timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown env 'cheetah'" in lines[0] and "halfcheetah" in lines[0]
+    assert not out.exists()
+
+
+def test_cli_errors(tmp_path, capsys):
+    def err(argv):
+        with pytest.raises(SystemExit) as e:
+            cli.run_main(lambda: mujoco.main(argv))
+        assert e.value.code == 2
+        return capsys.readouterr().err
+
+    msg = err(["--env", "cheetah", "--out", str(tmp_path / "x")])
+    assert "unknown env 'cheetah'" in msg and "halfcheetah" in msg and "walker2d" in msg
+    assert not (tmp_path / "x").exists()
+    assert "unknown --brax-backend 'fast'" in err(["--env", "ant", "--brax-backend", "fast"])
+    assert "--population must be 1" in err(["--env", "ant", "--method", "ppo", "--population", "2"])
+    assert "--num-envs must be >= 1" in err(["--env", "ant", "--num-envs", "0"])
+    assert "--env is required" in err(["--out", str(tmp_path / "x")])
+    assert "no run in" in err(["--resume", "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("preset, envs, steps, ent", [("ours", 16, 128, 0.0), ("paper", 10, 200, 0.01)])
+def test_help_shows_the_preset_defaults(capsys, preset, envs, steps, ent):
+    with pytest.raises(SystemExit) as e:
+        mujoco.main((["--preset", preset] if preset != "ours" else []) + ["--help"])
+    assert e.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"--num-envs NUM_ENVS parallel environments per learner (E) (default: {envs})" in out
+    assert f"learner (default: {steps})" in out and "(default: 512)" in out
+    assert f"--ent-coef ENT_COEF entropy bonus weight (default: {ent})" in out
+    assert "--clip-eps CLIP_EPS PPO ratio clipping epsilon (default: 0.1)" in out
+    assert "--k K number of synthetic states in the distilled dataset (default: 64)" in out
+    assert (M.PRESETS[preset].num_envs, M.PRESETS[preset].rollout_steps, M.PRESETS[preset].k) == (envs, steps, 64)
