@@ -1,10 +1,12 @@
 """The synthetic dataset θ = (X [k, obs], Y [k, out], inner learning rate η), plus, with encoder
 rollback (Algorithm 2), the encoder ξ that maps X (and real observations) to the learner's input.
 
-η is stored raw and kept positive by projection after every outer update (``project``), not by a
-reparameterisation: Adam then moves η additively (≈ 2.5e-4 per update), as in the paper, where
-η grows from 0.02 to the 3.5–7.6 of the authors' published datasets. A softplus or log
-parameterisation would slow η's start by the factor dη/dρ ≈ 0.02.
+η is stored raw (``Dataset.inner_lr`` is always η itself: the inner step, checkpoints and npz
+files use it) and kept above a floor by projection after every outer update (``project``). How
+the optimiser moves η — additively or on log η, at which Adam rate, above which floor — is PPMO's
+choice (``distill.ppmo.PPMOConfig``: ``inner_lr_param``, ``inner_lr_lr``, ``min_inner_lr``); a log
+parameterisation lives in the optimiser update (``distill.ppmo.inner_lr_transform``), not here.
+MIN_INNER_LR (1e-4) is the floor of the paper's optimiser here and ``project``'s default.
 """
 
 from __future__ import annotations
@@ -56,6 +58,6 @@ def init_dataset(key: jax.Array, k: int, obs_shape: tuple[int, ...] | int, out_d
     )
 
 
-def project(ds: Dataset) -> Dataset:
-    """Keeps η >= MIN_INNER_LR after an outer update."""
-    return ds.replace(inner_lr=jnp.maximum(ds.inner_lr, MIN_INNER_LR))
+def project(ds: Dataset, min_inner_lr: float = MIN_INNER_LR) -> Dataset:
+    """Keeps η >= ``min_inner_lr`` (default MIN_INNER_LR) after an outer update."""
+    return ds.replace(inner_lr=jnp.maximum(ds.inner_lr, min_inner_lr))

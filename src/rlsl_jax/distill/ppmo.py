@@ -9,7 +9,8 @@ One meta-epoch:
      φ_p with the CURRENT θ, takes the PPO clipped loss (log-softmax ratio, differentiable
      entropy bonus) averaged over learners and updates θ by Adam through the inner step; the
      critic ψ is updated on the same minibatch by its own Adam (no value clipping). Each
-     optimiser clips its own gradient to global norm ``max_grad_norm``.
+     optimiser clips its own gradient to global norm ``max_grad_norm``. η moves at its own Adam
+     rate above a floor (``PPMOConfig.inner_lr_lr``, ``min_inner_lr``; ``inner_lr_transform``).
 
 Encoder rollback (Algorithm 2): with an ``encoder`` (init, apply), its parameters ξ live in the
 dataset (``Dataset.encoder``), are initialised once and trained by the dataset's optimiser through
@@ -34,7 +35,7 @@ import optax
 from jax.sharding import Mesh
 
 from rlsl_jax.config import field
-from rlsl_jax.distill.dataset import Dataset, init_dataset, project
+from rlsl_jax.distill.dataset import MIN_INNER_LR, Dataset, init_dataset, project
 from rlsl_jax.distill.inner import inner_step
 from rlsl_jax.envs.batched import VmapEnv
 from rlsl_jax.networks.learners import Learner
@@ -48,15 +49,33 @@ from rlsl_jax.rl.update import epoch_keys  # noqa: F401  (re-exported: distill.e
 from rlsl_jax.rl.update import make_optimizer as update_optimizer
 
 
+INNER_LR_PARAMS = ("clamp", "log")
+
+
 @dataclasses.dataclass(frozen=True)
 class PPMOConfig(RolloutPPOConfig):
-    """Hyper-parameters of PPMO; defaults are the paper's Appendix A (cart-pole). The rollout,
-    GAE, PPO and optimiser fields are shared with direct PPO (``rl.config.RolloutPPOConfig``)."""
+    """Hyper-parameters of PPMO; defaults are the paper's Appendix A (cart-pole) except how η (the
+    inner learning rate) is optimised. The rollout, GAE, PPO and optimiser fields are shared with
+    direct PPO (``rl.config.RolloutPPOConfig``).
+
+    η: by default Adam moves η at its own rate ``inner_lr_lr`` = 1e-2 (X and Y at ``lr``) above a
+    floor ``min_inner_lr`` = 1e-2; the paper's optimiser (η at ``lr`` like X and Y, floor 1e-4) is
+    ``inner_lr_lr=0, min_inner_lr=1e-4`` (flags ``--inner-lr-lr 0 --min-inner-lr 1e-4``). On N-D
+    cart-pole at k = N + 1 (N = 1–3, P = 1) the default solved 12 of 13 seeds (paper: 8 of 13) in
+    about half the meta-epochs (experiments/convergence/RESULTS.md)."""
 
     k: int = field(2, "number of synthetic states in the distilled dataset")
     population: int = field(1, "learner initialisations sampled per meta-epoch (P; 1 = the paper)")
-    lr: float = field(2.5e-4, "Adam learning rate of the dataset (X, Y, inner lr)")
-    init_inner_lr: float = field(0.02, "initial inner SGD learning rate")
+    lr: float = field(2.5e-4, "Adam learning rate of the dataset (X, Y; η too if --inner-lr-lr is 0)")
+    init_inner_lr: float = field(0.02, "initial inner SGD learning rate η")
+    inner_lr_param: str = field(
+        "clamp", "how the optimiser moves η: 'clamp' = Adam steps added to η, then η clamped at --min-inner-lr "
+                 "(the paper's kind); 'log' = Adam on log η (multiplicative steps, η > 0 without a floor); the "
+                 "dataset always stores η itself", choices=INNER_LR_PARAMS)
+    inner_lr_lr: float = field(1e-2, "Adam learning rate of η (of log η under --inner-lr-param log); 0 = --lr "
+                                     "(the paper)")
+    min_inner_lr: float = field(1e-2, "floor η is clamped to after every outer update (the paper's optimiser here: "
+                                      f"{MIN_INNER_LR:g}); 0 = none, allowed with --inner-lr-param log only")
 
     def __post_init__(self):
         super().__post_init__()
@@ -65,6 +84,20 @@ class PPMOConfig(RolloutPPOConfig):
                 raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
         if not self.init_inner_lr > 0:
             raise ValueError(f"init_inner_lr must be > 0 (got {self.init_inner_lr})")
+        if self.inner_lr_param not in INNER_LR_PARAMS:
+            raise ValueError(f"inner_lr_param must be one of {INNER_LR_PARAMS} (got {self.inner_lr_param!r})")
+        if self.min_inner_lr < 0 or (self.inner_lr_param == "clamp" and not self.min_inner_lr > 0):
+            raise ValueError(f"min_inner_lr must be > 0 with inner_lr_param 'clamp' and >= 0 with 'log' "
+                             f"(got {self.min_inner_lr})")
+        if self.inner_lr_lr < 0:
+            raise ValueError(f"inner_lr_lr must be >= 0 (got {self.inner_lr_lr})")
+        if self.inner_lr_lr > 0 and not self.lr > 0:
+            raise ValueError(f"inner_lr_lr > 0 needs lr > 0 (η's rate is a multiple of lr's Adam step; got lr {self.lr})")
+
+    @property
+    def eta_lr(self) -> float:
+        """The Adam rate η (or log η) actually gets."""
+        return self.inner_lr_lr if self.inner_lr_lr > 0 else self.lr
 
     @property
     def transitions_per_learner(self) -> int:
@@ -82,8 +115,45 @@ class PPMOState:
 
 
 def make_optimizer(lr: float, cfg: PPMOConfig) -> optax.GradientTransformation:
-    """clip_by_global_norm then Adam, no annealing: the same optimiser as direct PPO."""
-    return update_optimizer(lr, cfg.max_grad_norm, cfg.adam_eps)
+    """The dataset's optimiser: clip_by_global_norm then Adam(``lr``), no annealing (direct PPO's
+    optimiser), with η handled as ``cfg`` says (``inner_lr_transform``). With the paper's settings
+    (``inner_lr_param="clamp"``, η at the same rate) it IS direct PPO's optimiser."""
+    tx = update_optimizer(lr, cfg.max_grad_norm, cfg.adam_eps)
+    if cfg.inner_lr_param == "clamp" and cfg.eta_lr == lr:
+        return tx
+    return inner_lr_transform(tx, cfg.inner_lr_param, cfg.eta_lr / lr)
+
+
+def inner_lr_transform(inner: optax.GradientTransformation, param: str,
+                       rate_scale: float = 1.0) -> optax.GradientTransformation:
+    """Wraps the dataset optimiser ``inner`` (clip, then Adam) so that it moves η as ``param`` says
+    while the dataset, the checkpoints and npz files keep η itself (``Dataset.inner_lr``).
+
+    * ``"log"``: ``inner`` optimises ρ = log η. η's gradient g enters as dL/dρ = η·g (before the
+      global-norm clip, so the clip sees the gradient of (X, Y, ρ)), and ``inner``'s step Δρ for
+      that leaf becomes Δη = η·(exp(Δρ) − 1), i.e. η ← η·exp(Δρ): multiplicative, always > 0.
+    * ``"clamp"``: η's step is ``inner``'s step on raw η (then ``project`` clamps η).
+
+    η's step (Δρ or Δη) is multiplied by ``rate_scale``: for Adam, whose step is lr times an
+    element-wise direction, that is Adam with rate ``rate_scale``·lr on η and its own moments —
+    a separate η rate without a second optimiser, so the optimiser state (clip, Adam moments over
+    the whole Dataset) has the same layout for every setting and old checkpoints restore.
+    """
+    if param not in INNER_LR_PARAMS:
+        raise ValueError(f"param must be one of {INNER_LR_PARAMS} (got {param!r})")
+    log = param == "log"
+
+    def update(grads: Dataset, state, params: Dataset | None = None):
+        if params is None:
+            raise ValueError("inner_lr_transform needs the current dataset (params) in update")
+        eta = params.inner_lr
+        if log:
+            grads = grads.replace(inner_lr=grads.inner_lr * eta)
+        updates, state = inner.update(grads, state, params)
+        step = updates.inner_lr * rate_scale
+        return updates.replace(inner_lr=eta * jnp.expm1(step) if log else step), state
+
+    return optax.GradientTransformation(inner.init, update)
 
 
 def policy_apply(learner_apply: Callable, encoder_apply: Callable | None = None) -> Callable:
@@ -167,7 +237,9 @@ def make_meta_step(
         benv = VmapEnv(env, env_params, P * E)
     elif benv.num_envs != P * E:
         raise ValueError(f"benv has {benv.num_envs} envs; PPMO needs population * num_envs = {P * E}")
-    ds_tx, critic_tx = make_optimizer(cfg.lr, cfg), make_optimizer(cfg.critic_lr, cfg)
+    ds_tx = make_optimizer(cfg.lr, cfg)
+    critic_tx = update_optimizer(cfg.critic_lr, cfg.max_grad_norm, cfg.adam_eps)
+    floor = cfg.min_inner_lr  # under "log" η = η·exp(Δρ) > 0 needs no floor; 0 = none
     enc_init, enc_apply = encoder if encoder is not None else (None, None)
     policy = policy_apply(policy_fn_of(learner), enc_apply)
 
@@ -231,7 +303,8 @@ def make_meta_step(
             (_, aux), g_ds = jax.value_and_grad(policy_loss, has_aux=True)(ds, mb)
             v_loss, g_c = jax.value_and_grad(critic_loss)(critic, mb)
             upd, ds_opt = ds_tx.update(g_ds, ds_opt, ds)
-            ds = project(optax.apply_updates(ds, upd))
+            ds = optax.apply_updates(ds, upd)
+            ds = project(ds, floor) if floor > 0 else ds
             upd, c_opt = critic_tx.update(g_c, c_opt, critic)
             critic = optax.apply_updates(critic, upd)
             aux = {**aux, "value_loss": v_loss, "meta_grad_norm": optax.tree.norm(g_ds)}
