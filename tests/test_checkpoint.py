@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from rlsl_jax import checkpoint
-from rlsl_jax.distill import PPMOConfig, make_meta_step, runner
+from rlsl_jax import runner
+from rlsl_jax.distill import PPMOConfig, make_meta_step
 from rlsl_jax.envs import make
 
 TINY = PPMOConfig(k=2, population=2, num_envs=2, rollout_steps=16, minibatch_size=8, update_epochs=2)
@@ -74,11 +75,12 @@ def test_load_dataset_errors(tmp_path):
 
 def test_resume_equals_uninterrupted(tmp_path, steps):
     init, meta_step = steps
-    kw = dict(seed=3, metadata=META, chunk=2, checkpoint_every=2, progress=False)
-    full, _ = runner.run(init, meta_step, out_dir=tmp_path / "full", meta_epochs=6, **kw)
-    runner.run(init, meta_step, out_dir=tmp_path / "part", meta_epochs=4, **kw)
+    k_init, k_epochs = runner.seed_keys(3)
+    kw = dict(init_key=k_init, epoch_key=k_epochs, metadata=META, chunk=2, checkpoint_every=2, progress=False)
+    full, _ = runner.run(init, meta_step, out_dir=tmp_path / "full", epochs=6, **kw)
+    runner.run(init, meta_step, out_dir=tmp_path / "part", epochs=4, **kw)
     assert checkpoint.latest_step(tmp_path / "part" / "checkpoints") == 4
-    resumed, info = runner.run(init, meta_step, out_dir=tmp_path / "part", meta_epochs=6, resume=True, **kw)
+    resumed, info = runner.run(init, meta_step, out_dir=tmp_path / "part", epochs=6, resume=True, **kw)
     assert info["start"] == 4 and int(resumed.meta_epoch) == 6
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -89,13 +91,14 @@ def test_resume_equals_uninterrupted(tmp_path, steps):
 
 def test_resume_past_a_damaged_checkpoint_equals_uninterrupted(tmp_path, steps, capsys):
     init, meta_step = steps
-    kw = dict(seed=3, metadata=META, chunk=2, checkpoint_every=2, progress=False)
-    full, _ = runner.run(init, meta_step, out_dir=tmp_path / "run", meta_epochs=6, **kw)
+    k_init, k_epochs = runner.seed_keys(3)
+    kw = dict(init_key=k_init, epoch_key=k_epochs, metadata=META, chunk=2, checkpoint_every=2, progress=False)
+    full, _ = runner.run(init, meta_step, out_dir=tmp_path / "run", epochs=6, **kw)
     ckpt = tmp_path / "run" / "checkpoints"
     assert checkpoint.latest_step(ckpt) == 6
     (ckpt / "6" / "metadata" / "metadata").write_bytes(b"\xff\xfe\x00garbage")  # damaged newest step
     capsys.readouterr()
-    resumed, info = runner.run(init, meta_step, out_dir=tmp_path / "run", meta_epochs=6, resume=True, **kw)
+    resumed, info = runner.run(init, meta_step, out_dir=tmp_path / "run", epochs=6, resume=True, **kw)
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("checkpoint:")]
     assert len(err) == 1 and "step 6" in err[0] and err[0].endswith("resumed from step 4"), err
     assert info["start"] == 4 and int(resumed.meta_epoch) == 6

@@ -40,26 +40,46 @@ def run_main(main) -> None:
         raise
 
 def check_out_dir(out: Path, resume: bool, marker: str = "run.json") -> None:
-    """A new run needs an empty (or absent) --out; --resume needs a run there (``marker`` present).
-    Nothing is ever overwritten."""
+    """A new run needs an empty (or absent) --out that it may create; --resume needs a run there
+    (``marker`` present). Nothing is ever overwritten."""
     out = Path(out)
     if resume:
         if not (out / marker).exists():
             raise UsageError(f"--resume: no run in {out} ({marker} missing); start one without --resume")
+        check_writable(out)
         return
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a directory; choose another --out")
+    check_writable(out)
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} already holds files; pass --resume to continue that run or choose "
                          f"another --out (nothing was overwritten)")
 
 
-def add_run_args(parser, *, meta_epochs: int, out: str, checkpoint_every: int = 500, chunk: int = 50,
-                 eval_learners: int = 1000, check_learners: int = 200) -> None:
+def check_writable(path: Path, flag: str = "--out", is_file: bool = False) -> None:
+    """UsageError (one line, before anything is written) unless ``path`` is, or can be created as, a
+    directory (``is_file``: a file) this process may write: an existing path of the other kind, a
+    file on the way to it, or a directory without write permission (``os.access``: root may write
+    anywhere) is refused."""
+    path = Path(path)
+    if path.exists() and path.is_dir() == is_file:
+        kind = "a directory, not a file" if is_file else "a file, not a directory"
+        raise UsageError(f"{flag} {path} is {kind}; choose another {flag}")
+    near = path.absolute()
+    while not near.exists() and near != near.parent:
+        near = near.parent
+    if not near.is_dir() and near != path.absolute():
+        raise UsageError(f"{flag} {path}: {near} is a file, not a directory; choose another {flag}")
+    if not os.access(near, os.W_OK | (0 if near.is_file() else os.X_OK)):
+        raise UsageError(f"{flag} {path}: {near} is not writable; choose another {flag} (nothing was written)")
+
+
+def add_run_args(parser, *, meta_epochs: int | None, out: str, checkpoint_every: int = 500, chunk: int = 50,
+                 eval_learners: int = 1000, check_learners: int = 200, eval_every: int = 0,
+                 meta_epochs_help: str = "", target_help: str = "") -> None:
     """The flags of every distillation run: budget, seed, output, resume, chunking, checkpoints,
     early stopping (training return or periodic k-shot check), final evaluation, progress bar."""
     g = parser.add_argument_group("run")
-    g.add_argument("--meta-epochs", type=int, default=meta_epochs, help="total meta-epochs to run (default: %(default)s)")
+    g.add_argument("--meta-epochs", type=int, default=meta_epochs,
+                   help=f"total meta-epochs to run (default: {meta_epochs_help or '%(default)s'})")
     g.add_argument("--seed", type=int, default=0, help="random seed; same seed = same run (default: %(default)s)")
     g.add_argument("--out", type=Path, default=Path(out), help="output directory (default: %(default)s)")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its newest intact "
@@ -70,9 +90,11 @@ def add_run_args(parser, *, meta_epochs: int, out: str, checkpoint_every: int = 
                    help="save a checkpoint every C meta-epochs (default: %(default)s)")
     g.add_argument("--stop-return", type=float, default=None, help="stop after a chunk whose mean training return "
                    "reaches this (a noisy proxy: prefer --eval-every/--target)")
-    g.add_argument("--eval-every", type=int, default=0, help="every M meta-epochs score the dataset with "
-                   "--eval-check-learners fresh learners (log.csv: kshot_mean); the best dataset is kept; 0 = off")
-    g.add_argument("--target", type=float, default=None, help="with --eval-every: stop once that score reaches R")
+    g.add_argument("--eval-every", type=int, default=eval_every, help="every M meta-epochs score the dataset with "
+                   "--eval-check-learners fresh learners (log.csv: kshot_mean); the best dataset is kept; 0 = off "
+                   "(default: %(default)s)")
+    g.add_argument("--target", type=float, default=None, help="with --eval-every: stop once that score reaches R "
+                   f"(default: {target_help or 'none'})")
     g.add_argument("--eval-check-learners", type=int, default=check_learners,
                    help="fresh learners of each periodic check (default: %(default)s)")
     g.add_argument("--eval-learners", type=int, default=eval_learners,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rlsl_jax.distill import PPMOConfig, epoch_keys, make_chunk, make_meta_step
-from rlsl_jax.distill.runner import seed_keys
+from rlsl_jax.runner import seed_keys
 from rlsl_jax.envs import make
 from rlsl_jax.evaluate import evaluate
 from rlsl_jax.networks import cartpole_learner

@@ -9,7 +9,7 @@ from conftest import run_cli
 
 M = "rlsl_jax.experiments.cartpole"
 TINY = ["--num-envs", "2", "--rollout-steps", "16", "--minibatch-size", "8", "--update-epochs", "1",
-        "--chunk", "2", "--checkpoint-every", "2", "--eval-learners", "8", "--no-progress"]
+        "--chunk", "2", "--checkpoint-every", "2", "--eval-learners", "8", "--eval-every", "0", "--no-progress"]
 
 
 @pytest.mark.parametrize("args, msg", [
@@ -59,3 +59,29 @@ def test_help_explains_every_flag():
     assert r.returncode == 0
     for flag in ("--dims", "--k", "--population", "--meta-epochs", "--seed", "--out", "--resume", "--clip-eps"):
         assert flag in r.stdout
+
+
+def test_stops_on_the_kshot_target_and_keeps_the_best_dataset(tmp_path):
+    """--eval-every M --target R: the k-shot check is logged, the run stops at the first check that
+    reaches R, and dataset.npz / the checkpoint hold the dataset of the best check."""
+    import csv
+
+    from rlsl_jax.checkpoint import load_dataset
+
+    out = tmp_path / "run"
+    args = [a for a in TINY if a not in ("--eval-every", "0")]
+    r = run_cli(M, "--dims", "1", "--k", "2", "--meta-epochs", "8", "--out", str(out), *args,
+                "--eval-every", "2", "--target", "1", "--eval-check-learners", "4")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta_epochs"] == 2 and summary["best_check"]["meta_epoch"] == 2  # stopped at the first check
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert len(rows) == 2 and rows[-1]["kshot_mean"] not in ("", "nan") and float(rows[-1]["kshot_mean"]) >= 1
+    ds, meta = load_dataset(out)
+    assert meta["best"]["meta_epoch"] == 2
+    np.testing.assert_array_equal(np.load(out / "dataset.npz")["x"], ds.x)
+
+
+def test_help_shows_the_defaults_used():
+    r = run_cli(M, "--help", timeout=60)
+    assert "1500, 3000, 5000" in r.stdout and "495 for NDCartPole-v0" in r.stdout and "(default: 50)" in r.stdout

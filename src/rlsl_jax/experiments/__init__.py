@@ -4,7 +4,7 @@ Multi-host (``--distributed``): ``jax.distributed.initialize()`` must run before
 the XLA backend, and the CLI modules import gymnax/envpool, which do. Python imports this package
 before it runs ``python -m rlsl_jax.experiments.<name>`` (``sys.argv[0]`` is then still "-m"), so
 the flag is acted on here, first. ``main(argv)`` called from Python initialises in
-``common.setup_parallel`` instead (possible only if nothing has used JAX yet).
+``rlsl_jax.cli.setup_parallel`` instead (possible only if nothing has used JAX yet).
 """
 
 import sys as _sys
