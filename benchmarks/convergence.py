@@ -146,7 +146,7 @@ def cartpole_runs(dims: int, seeds: list[int], label: str, overrides: dict, args
     compiled, compile_s = None, 0.0
     out = []
     for seed in seeds:
-        k_init, k_epochs = jax.random.split(jax.random.key(seed))  # = distill.runner.seed_keys(seed)
+        k_init, k_epochs = jax.random.split(jax.random.key(seed))  # = runner.seed_keys(seed)
         state = init(k_init)
         if compiled is None:
             t0 = time.perf_counter()
