@@ -2,7 +2,7 @@
 
     python -m rlsl_jax.experiments.cartpole --dims 1 --k 2 --out runs/cartpole1d
 
-With only --dims N --k N+1 --seed S --out D the run scores the dataset every 50 meta-epochs with 200
+With only --dims N --k N+1 --seed S --out D the run scores the dataset every 50 meta-epochs with 500
 fresh learners, stops once they reach 495 (or after 1500/3000/5000 meta-epochs at N = 1/2/3) and
 keeps the best dataset. Expected on a 2-core CPU: N = 1 about 15-40 s, N = 2 about 1 min, N = 3
 about 2-4 min (plus ~10 s of compilation, ~2 s when the compilation cache has the program).
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default="NDCartPole-v0", help="env id: NDCartPole-v0 or any discrete gymnax id")
     p.add_argument("--dims", type=int, default=1, help="N, cart-pole dimensions (NDCartPole-v0 only)")
     p.add_argument("--time-scale", type=float, default=1.0, help="multiplies the physics step tau (paper App. B)")
-    cli.add_run_args(p, meta_epochs=None, out="runs/cartpole", eval_every=50,
+    cli.add_run_args(p, meta_epochs=None, out="runs/cartpole", eval_every=50, check_learners=500,
                      meta_epochs_help="1500, 3000, 5000, 8000, 10000 for N = 1..5 of NDCartPole-v0, else 1000",
                      target_help="495 for NDCartPole-v0, else none")
     add_config_args(p, PPMOConfig)
