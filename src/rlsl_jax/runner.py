@@ -28,7 +28,7 @@ from rlsl_jax import checkpoint
 from rlsl_jax.distill.ppmo import make_chunk
 from rlsl_jax.logs import CSVLog
 from rlsl_jax.parallel import batch_sharding, check_divisible, is_main_process, replicated
-from rlsl_jax.rl.update import epoch_keys, init_seeds
+from rlsl_jax.rl.update import epoch_keys, init_seeds, make_seed_chunk
 
 PPMO_LOG_FIELDS = ("meta_epoch", "wall_s", "episode_return", "episodes", "last_return", "policy_loss",
                    "value_loss", "entropy", "approx_kl", "clip_frac", "inner_lr", "meta_grad_norm",
@@ -180,7 +180,7 @@ def run(
                 outs = [one(jax.tree.map(lambda x: x[i], states), keys[i]) for i in range(num_seeds)]
                 return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
         else:
-            chunk_fn = jax.jit(jax.vmap(lambda s, ks: jax.lax.scan(step, s, ks)))
+            chunk_fn = make_seed_chunk(step)
             if mesh is not None:  # seeds sharded over the devices, per-epoch metrics replicated
                 check_divisible(num_seeds, mesh, "seeds")
                 state = jax.device_put(state, batch_sharding(mesh))

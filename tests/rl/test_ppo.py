@@ -160,7 +160,14 @@ def test_ppo_learns_1d_cartpole():
     """4 agents, 60k env steps each (30 epochs, ~20 s on 2 CPU cores): random play scores ~22."""
     env, params = make("NDCartPole-v0", num_dims=1)
     cfg = PPOConfig(minibatch_size=128)  # 16 updates per epoch: learns in fewer env steps
-    states, metrics = ppo.train(jax.random.key(0), cfg, env, params, num_epochs=30, num_seeds=4)
+    from rlsl_jax import runner
+
+    init, step = make_train_step(cfg, env, params)
+    k_init, k_epochs = jax.random.split(jax.random.key(0))
+    states, metrics = [], []
+    states, _ = runner.run(init, step, epochs=30, init_key=k_init, epoch_key=k_epochs, num_seeds=4, chunk=30,
+                           on_chunk=lambda s, m, e: metrics.append(m) and False, log_fields=None)
+    metrics = metrics[0]
     train = np.nanmean(np.asarray(metrics["episode_return"])[:, -5:], axis=1)
     assert np.nanmean(np.asarray(metrics["episode_return"])[:, 0]) < 40
     assert train.min() > 100 and train.mean() > 200, train

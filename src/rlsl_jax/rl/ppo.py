@@ -42,8 +42,9 @@ from rlsl_jax.rl.config import RolloutPPOConfig
 from rlsl_jax.rl.gae import gae_advantages
 from rlsl_jax.rl.ppo_loss import action_dist_of, clipped_value_loss, policy_fn_of, ppo_policy_loss, value_loss
 from rlsl_jax.rl.rollout import RolloutCarry, dist_act_fn, episode_stats, init_rollout_carry, rollout
-from rlsl_jax.rl.update import (  # noqa: F401  (epoch_keys, init_seeds: re-exported)
-    default_learner, epoch_keys, flatten_time_env, init_seeds, make_optimizer, mlp_critic, shuffle_minibatches,
+from rlsl_jax.rl.update import (  # noqa: F401  (epoch_keys, init_seeds, make_seed_chunk: re-exported)
+    default_learner, epoch_keys, flatten_time_env, init_seeds, make_optimizer, make_seed_chunk, mlp_critic,
+    shuffle_minibatches,
 )
 
 
@@ -196,22 +197,3 @@ def make_train_step(
         return PPOState(actor, critic, a_opt, c_opt, carry, state.epoch + 1), metrics
 
     return init, jax.jit(step)
-
-
-def make_seed_chunk(step: Callable) -> Callable:
-    """``chunk(states[S], keys[S, n]) -> (states, metrics[S, n])``: n epochs of S independent seeds
-    in ONE jitted call (vmap over seeds of a ``lax.scan`` over epochs)."""
-    return jax.jit(jax.vmap(lambda state, keys: jax.lax.scan(step, state, keys)))
-
-
-def train(key: jax.Array, cfg: PPOConfig, env, env_params, num_epochs: int, num_seeds: int = 1,
-          learner: Learner | None = None) -> tuple[PPOState, dict]:
-    """Trains ``num_seeds`` independent PPO agents for ``num_epochs`` epochs in ONE jitted call.
-
-    Returns (states with a leading seed axis, metrics [num_seeds, num_epochs]).
-    """
-    init, step = make_train_step(cfg, env, env_params, learner)
-    k_init, k_epochs = jax.random.split(key)
-    states = init_seeds(init, jax.random.split(k_init, num_seeds))
-    keys = jax.vmap(lambda k: epoch_keys(k, 0, num_epochs))(jax.random.split(k_epochs, num_seeds))
-    return make_seed_chunk(step)(states, keys)

@@ -80,3 +80,10 @@ def epoch_keys(seed_key: jax.Array, start: int, num: int) -> jax.Array:
     """Keys of (meta-)epochs [start, start + num): ``fold_in(seed_key, i)``, so chunking or
     resuming a run never changes its keys."""
     return jax.vmap(lambda i: jax.random.fold_in(seed_key, i))(jnp.arange(start, start + num))
+
+
+def make_seed_chunk(step: Callable) -> Callable:
+    """``chunk(states[S], keys[S, n]) -> (states, metrics[S, n])``: n (meta-)epochs of S independent
+    seeds in ONE jitted call (vmap over seeds of a ``lax.scan`` over epochs); the host loop
+    (``runner.run(num_seeds=S)``) drives it."""
+    return jax.jit(jax.vmap(lambda state, keys: jax.lax.scan(step, state, keys)))
