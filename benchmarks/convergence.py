@@ -215,7 +215,7 @@ def mujoco_runs(seeds: list[int], label: str, overrides: dict, args) -> list[dic
     from rlsl_jax.networks.gaussian import mujoco_learner
     from rlsl_jax.rl.normalize import NormalizedEnv
 
-    # the MuJoCo CLI's settings (experiments/mujoco.py MUJOCO_DEFAULTS), the variant's η handling
+    # the MuJoCo CLI's settings (tasks.mujoco.PRESETS["ours"]), the variant's η handling
     settings = {"k": 64, "clip_eps": 0.1, "num_envs": 16, "rollout_steps": 128, "minibatch_size": 512,
                 "ent_coef": 0.0, **overrides}
     cfg = PPMOConfig(**settings)
