@@ -9,7 +9,7 @@ import pytest
 from conftest import run_cli
 
 M = "rlsl_jax.experiments.minatar"
-TINY = ["--preset", "tiny", "--meta-epochs", "2", "--chunk", "2", "--checkpoint-every", "2", "--eval-learners", "2",
+TINY = ["--preset", "tiny", "--chunk", "2", "--checkpoint-every", "2", "--eval-learners", "2",
         "--no-progress"]
 
 
@@ -48,22 +48,35 @@ def test_bad_input_subprocess_one_line_exit_2_nothing_written(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
-def test_tiny_distillation_writes_everything_then_eval(tmp_path, monkeypatch):
-    monkeypatch.setenv("RLSL_JAX_CACHE", str(tmp_path / "cache"))  # --eval reuses the run's compiled evaluator
-    out = tmp_path / "run"
-    r = run_cli(M, "--game", "Breakout", "--layer", "1", "--out", str(out), *TINY)
+def test_tiny_distillation_with_encoder_rollback_resumes_bit_exactly_then_eval(tmp_path, monkeypatch):
+    """l = 1, 4 meta-epochs vs 2 + --resume to 4: the same dataset.npz (X, Y, η, encoder) and scores;
+    every output written; --eval of the npz gives the run's own score. One compilation: the later
+    processes load it from the persistent cache."""
+    monkeypatch.setenv("RLSL_JAX_CACHE", str(tmp_path / "cache"))
+    a, b = tmp_path / "a", tmp_path / "b"
+    flags = ["--game", "Breakout", "--layer", "1", *TINY]
+    r = run_cli(M, *flags, "--meta-epochs", "4", "--out", str(a))
     assert r.returncode == 0, r.stderr
     last = r.stdout.strip().splitlines()[-1]
-    assert "Breakout-MinAtar PPMO k=4 l=1 (conv): 2 meta-epochs, 64 env steps" in last and "HaDES 11.9" in last
+    assert "Breakout-MinAtar PPMO k=4 l=1 (conv): 4 meta-epochs, 128 env steps" in last and "HaDES 11.9" in last
     for name in ("run.json", "checkpoints", "log.csv", "learning_curve.png", "dataset.npz", "dataset.png",
                  "summary.json"):
-        assert (out / name).exists(), name
-    z = np.load(out / "dataset.npz")
-    assert z["x"].shape == (4, 10, 10, 4) and z["y"].shape == (4, 3) and int(z["encoder_layer"]) == 1
-    assert z["encoder.0.w"].shape == (16, 4, 3, 3)
-    s = json.loads((out / "summary.json").read_text())
-    assert (s["method"], s["layer"], s["env_steps"], s["sampled"]["n"], s["hades"]) == ("ppmo", 1, 64, 2, 11.9)
-    r = run_cli(M, "--eval", str(out / "dataset.npz"), "--eval-learners", "2")
+        assert (a / name).exists(), name
+    assert run_cli(M, *flags, "--meta-epochs", "2", "--out", str(b)).returncode == 0
+    r = run_cli(M, *flags, "--meta-epochs", "4", "--out", str(b), "--resume")
+    assert r.returncode == 0 and "resuming" in r.stderr, r.stderr
+    za, zb = np.load(a / "dataset.npz"), np.load(b / "dataset.npz")
+    assert sorted(za.files) == sorted(zb.files) and "encoder.0.w" in za.files
+    for name in za.files:
+        np.testing.assert_array_equal(za[name], zb[name], err_msg=name)
+    assert za["x"].shape == (4, 10, 10, 4) and za["y"].shape == (4, 3) and int(za["encoder_layer"]) == 1
+    assert za["encoder.0.w"].shape == (16, 4, 3, 3)
+    s, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    assert (s["method"], s["layer"], s["env_steps"], s["sampled"]["n"], s["hades"]) == ("ppmo", 1, 128, 2, 11.9)
+    for mode in ("sampled", "greedy"):
+        assert [sb[mode][f] for f in ("mean", "std", "n")] == [s[mode][f] for f in ("mean", "std", "n")]
+    assert len((b / "log.csv").read_text().strip().splitlines()) == 1 + 4
+    r = run_cli(M, "--eval", str(a / "dataset.npz"), "--eval-learners", "2")
     assert r.returncode == 0, r.stderr
     line = r.stdout.strip().splitlines()[-1]
     assert "Breakout-MinAtar k=4 l=1: 2 fresh learners" in line

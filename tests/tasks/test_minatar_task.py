@@ -1,6 +1,7 @@
 """The MinAtar task family (rlsl_jax.tasks.minatar) as a library: games and learners, the env inside
-jit/scan, the k-shot learner with a frozen encoder (= PPMO's inner step), a tiny PPMO run with
-encoder rollback that resumes bit-exactly, direct PPO's actor, saved datasets and their picture."""
+jit/scan, the k-shot learner with a frozen encoder (= PPMO's inner step), direct PPO's actor,
+saved datasets and the picture's colours. A tiny PPMO run with encoder rollback that resumes
+bit-exactly: tests/experiments/test_minatar_cli.py (through the CLI, sharing one compilation)."""
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +34,7 @@ def test_games_learners_and_bad_arguments():
             t = T.make_task(game, layer)
             assert (t.obs_shape, t.num_actions, t.action_names, t.learner.in_shape) == (obs, a, names, in_shape)
             assert (t.encoder is None) == (layer == 0)
-        assert T.game_of_shapes(obs[-1], a) == game
+        assert T.game_of_shapes(obs[-1], a) == game and len(T.CHANNEL_NAMES[game]) == obs[-1]
     assert [T.kmin(g) for g in T.GAMES] == [3, 3, 4, 3]
     assert T.make_task("breakout-minatar") is T.make_task("Breakout", 0, "conv")  # cached: one compile per process
     mlp = T.make_task("Freeway", arch="mlp").learner
@@ -89,30 +90,26 @@ def test_kshot_learner_is_the_ppmo_inner_step_on_the_frozen_encoder():
     assert T.kshot_learner(T.make_task("Breakout"), ds.replace(encoder=None)) is T.make_task("Breakout").learner
 
 
-def test_tiny_ppmo_with_encoder_rollback_resumes_bit_exactly(tmp_path):
-    """4 meta-epochs vs 2 + resume to 4 (l = 2: X, Y, η and the encoder); then the npz round trip
-    (game and layer read back from the file). (k-shot scores and the picture: the CLI test.)"""
-    t = T.make_task("Breakout", 2)
-    kw = dict(seed=3, chunk=2, checkpoint_every=2, progress=False)
-    _, full, info = T.distil(t, TINY, meta_epochs=4, out_dir=tmp_path / "a", **kw)
-    T.distil(t, TINY, meta_epochs=2, out_dir=tmp_path / "b", **kw)
-    state, resumed, info_b = T.distil(t, TINY, meta_epochs=4, out_dir=tmp_path / "b", resume=True, **kw)
-    assert info_b["start"] == 2 and int(state.meta_epoch) == 4 and full.encoder is not None
-    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
-        np.testing.assert_array_equal(a, b)
-    log = read_csv(tmp_path / "b" / "log.csv")
-    assert list(log["meta_epoch"]) == [1, 2, 3, 4] and list(log["env_steps"]) == [32, 64, 96, 128]
-
+def test_saved_dataset_round_trip_and_picture_colours(tmp_path):
+    """dataset.npz with an encoder (l = 2): game and layer read back from the file alone; a game
+    it does not fit is refused. (Training, bit-exact resume, k-shot scores and dataset.png: the CLI test.)"""
     from rlsl_jax.checkpoint import write_npz
+    from rlsl_jax.distill.dataset import init_dataset
 
-    write_npz(full, T.metadata(t, TINY, 3), tmp_path / "d.npz")
-    task, ds, _ = T.load_scored(tmp_path / "d.npz")
-    assert (task.game, task.layer) == ("Breakout", 2)
-    np.testing.assert_array_equal(ds.encoder[1]["w"], full.encoder[1]["w"])
+    t = T.make_task("Asterix", 2)
+    ds = init_dataset(jax.random.key(0), 4, t.obs_shape, t.num_actions).replace(encoder=t.encoder.init(jax.random.key(1)))
+    write_npz(ds, T.metadata(t, TINY, 3), tmp_path / "d.npz")
+    task, back, _ = T.load_scored(tmp_path / "d.npz")
+    assert (task.game, task.layer) == ("Asterix", 2)
+    np.testing.assert_array_equal(back.encoder[1]["w"], ds.encoder[1]["w"])
     with pytest.raises(ValueError, match="do not fit"):
         T.load_scored(tmp_path / "d.npz", game="Freeway")
-    rgb = T.frame_rgb(np.asarray(full.x[0]))
-    assert rgb.shape == (10, 10, 3) and 0 <= rgb.min() and rgb.max() <= 1
+    frame = np.zeros((10, 10, 4))
+    frame[2, 3, 1], frame[5, 5, 0], frame[5, 5, 2] = 1.0, 0.5, 0.25
+    rgb = T.frame_rgb(frame)
+    assert rgb.shape == (10, 10, 3) and not rgb[0, 0].any()
+    np.testing.assert_allclose(rgb[2, 3], T.PALETTE[1])
+    np.testing.assert_allclose(rgb[5, 5], 0.5 * T.PALETTE[0])
 
 
 def test_direct_ppo_same_env_steps_and_actor_score(tmp_path):

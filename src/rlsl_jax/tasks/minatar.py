@@ -52,6 +52,12 @@ GAMES = tuple(i.removesuffix("-MinAtar") for i in MINATAR_IDS)
 NUM_LAYERS = MINATAR_NUM_LAYERS
 METHODS = ("ppmo", "ppo")
 ACTION_NAMES = ("noop", "left", "up", "right", "down", "fire")  # MinAtar's full action set, by index
+CHANNEL_NAMES = {  # what each observation channel shows (gymnax's MinAtar renderers)
+    "Breakout": ("paddle", "ball", "trail", "brick"),
+    "SpaceInvaders": ("cannon", "alien", "alien left", "alien right", "own shot", "enemy shot"),
+    "Asterix": ("player", "enemy", "trail", "gold"),
+    "Freeway": ("chicken", "car", "speed 1", "speed 2", "speed 3", "speed 4", "speed 5"),
+}
 DEFAULT_PRESET = "default"
 PRESETS = {
     # 16 envs x 128 steps (2048 transitions per meta-epoch), 4 PPO epochs x 4 minibatches of 512,
@@ -460,7 +466,9 @@ def dataset_picture(task: Task, ds, out_png: Path, title: str = "") -> Path:
         ax.imshow(frame_rgb(x[i]), interpolation="nearest")
         a = int(y[i].argmax())
         ax.set_xlabel(f"{task.action_names[a]} {p[i, a]:.2f}", fontsize=8)
-    handles = [Patch(color=PALETTE[c % len(PALETTE)], label=f"ch {c}") for c in range(x.shape[-1])]
+    names = CHANNEL_NAMES.get(task.game, ())
+    handles = [Patch(color=PALETTE[c % len(PALETTE)], label=names[c] if c < len(names) else f"ch {c}")
+               for c in range(x.shape[-1])]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
     fig.suptitle(title or f"{task.env_id} k={k} l={task.layer} (η = {float(np.asarray(ds.inner_lr)):.3g})",
                  fontsize=9)
