@@ -356,6 +356,9 @@ def _load_npz(path: Path, expect_encoder: Any) -> tuple[Dataset, dict]:
                  encoder=_npz_encoder(arrays, path),
                  log_std=_numeric(arrays, "log_std", path) if "log_std" in arrays else None)
     check_finite(ds, str(path))
+    k = arrays.get("k")
+    if k is not None and (k.size != 1 or ds.x.ndim == 0 or int(k.reshape(())) != ds.x.shape[0]):
+        raise DatasetError(f"{path}: records k = {k.tolist()} but x holds {list(ds.x.shape)}; {NPZ_EXPECTED}")
     meta = {"source": "npz", "path": str(path), "k": int(ds.x.shape[0]) if ds.x.ndim else 0}
     for name, a in arrays.items():
         if name.startswith("obs_"):  # observation normaliser statistics (continuous control)

@@ -58,7 +58,9 @@ def check_writable(path: Path, flag: str = "--out", is_file: bool = False) -> No
     """UsageError (one line, before anything is written) unless ``path`` is, or can be created as, a
     directory (``is_file``: a file) this process may write: an existing path of the other kind, a
     file on the way to it, or a directory without write permission (``os.access``: root may write
-    anywhere) is refused."""
+    anywhere) is refused. None (an optional output not asked for) passes."""
+    if path is None:
+        return
     path = Path(path)
     if path.exists() and path.is_dir() == is_file:
         kind = "a directory, not a file" if is_file else "a file, not a directory"

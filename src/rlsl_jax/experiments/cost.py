@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     cli.check_positive(args, ("dims", "k", "population", "meta_epochs", "ppo_steps", "eval_learners"))
     if min(args.ppo_agents) < 1 or min(args.learners) < 1:
         raise cli.UsageError("--ppo-agents and --learners must be >= 1")
-    if args.out.exists() and not args.out.is_dir():
-        raise cli.UsageError(f"--out {args.out} is a file")
+    cli.check_writable(args.out)
     cli.enable_compile_cache(args)
     from rlsl_jax.cpu import configure_cpu
     from rlsl_jax.distill.ppmo import PPMOConfig

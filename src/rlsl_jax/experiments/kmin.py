@@ -87,11 +87,11 @@ def validate(args) -> tuple[dict[int, int], dict[int, int]]:  # -> meta-epochs a
                               "update_epochs", "minibatch_size"))
     if not args.init_inner_lr > 0:
         raise cli.UsageError(f"--init-inner-lr must be > 0 (got {args.init_inner_lr})")
-    if args.out.exists() and not args.out.is_dir():
-        raise cli.UsageError(f"--out {args.out} is a file")
+    cli.check_writable(args.out)
     has_cells = (args.out / "cells.jsonl").exists() or (args.out / "ppo.jsonl").exists()
-    if args.report_only and not has_cells:
-        raise cli.UsageError(f"--report-only: no cells.jsonl or ppo.jsonl in {args.out}")
+    if (args.report_only or args.resume) and not has_cells:  # --resume: a k_min study must be there
+        raise cli.UsageError(f"--{'report-only' if args.report_only else 'resume'}: no cells.jsonl or ppo.jsonl in "
+                             f"{args.out}" + ("" if args.report_only else "; start the study without --resume"))
     if has_cells and not (args.resume or args.report_only):
         raise cli.UsageError(f"{args.out} already holds results (cells.jsonl/ppo.jsonl); pass --resume to add the "
                              f"missing cells or choose another --out (nothing was overwritten)")

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from rlsl_jax import cli
+from rlsl_jax.cpu import configure_cpu
 from rlsl_jax.logs import write_json
 from rlsl_jax.report import machine_info
 
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.dataset.exists():
         raise cli.UsageError(f"--dataset {args.dataset}: no such file or directory")
     cli.check_positive(args, ("dims", "learners", "episodes", "chunk"))
+    for flag, path in (("--json", args.json), ("--table", args.table)):  # refused now, not after the evaluation
+        cli.check_writable(path, flag, is_file=True)
     from rlsl_jax.studies import kshot
 
     try:
@@ -69,12 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:
         raise cli.UsageError(str(e)) from e
     cli.enable_compile_cache(args)
-    from rlsl_jax.cpu import configure_cpu
-
     configure_cpu()
     main_process = cli.is_main_process()
-    k = int(ds.x.shape[0])
-    label = args.label or kshot.default_label(dims, k)
+    k, label = int(ds.x.shape[0]), args.label or kshot.default_label(dims, int(ds.x.shape[0]))
     if main_process:
         print(f"{args.dataset}: {meta.get('source')} dataset, N={dims}, k={k}, inner_lr={float(ds.inner_lr):.4g}; "
               f"{args.learners} learners × {args.episodes} episode(s), seed {args.seed}", file=sys.stderr, flush=True)

@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     if main_process and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         raise cli.UsageError(f"{args.out} already exists and is not an empty directory; choose another --out "
                              f"(nothing was overwritten)")
+    cli.check_writable(args.out)
     from rlsl_jax.studies import ppo
 
     try:

@@ -76,6 +76,8 @@ def validate(args):
         ks = {d: table1.parse_ks(args.ks, d) for d in dims}
     except ValueError as e:
         raise cli.UsageError(str(e)) from e
+    if min(meta_epochs.values()) < 0:
+        raise cli.UsageError(f"--meta-epochs must be >= 0 (got {args.meta_epochs})")
     try:
         dists = parse_dist_names(args.dists, DIST_NAMES)
     except ValueError as e:
@@ -90,8 +92,7 @@ def validate(args):
         modes = parse_modes(args.modes)
     except ValueError as e:
         raise cli.UsageError(str(e)) from e
-    if args.out.exists() and not args.out.is_dir():
-        raise cli.UsageError(f"--out {args.out} is a file")
+    cli.check_writable(args.out)
     return dims, ks, meta_epochs, dists, modes
 
 
