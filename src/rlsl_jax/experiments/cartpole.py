@@ -62,8 +62,6 @@ def main(argv: list[str] | None = None) -> None:
         env_kwargs = tasks.env_kwargs_for(env_id, args.dims, args.time_scale)
     if args.meta_epochs is None:
         args.meta_epochs = tasks.default_meta_epochs(env_id, env_kwargs.get("num_dims", 1))
-    if args.resume:
-        print(f"resuming {args.out}: saved config and seed {seed}; --meta-epochs {args.meta_epochs}", file=sys.stderr)
     try:
         task = tasks.make_task(env_id, env_kwargs)
     except ValueError as e:
@@ -81,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         task, cfg, seed=seed, meta_epochs=args.meta_epochs, out_dir=args.out, resume=args.resume, chunk=args.chunk,
         checkpoint_every=args.checkpoint_every, progress=not args.no_progress, stop_return=args.stop_return,
         check=check, mesh=mesh)
+    if args.resume:
+        print(f"resumed {args.out} at meta-epoch {info['start']} with its saved config and seed {seed}", file=sys.stderr)
     summary = tasks.summarize(task, cfg, state, dataset, info, args.eval_learners, seed, mesh)
     if main_process:
         from rlsl_jax.checkpoint import write_npz

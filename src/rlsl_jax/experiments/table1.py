@@ -124,8 +124,11 @@ def main(argv: list[str] | None = None) -> None:
             elif not (run_dir / "checkpoints").is_dir() and not (run_dir / "dataset.npz").exists():
                 print(f"[{tag}] --eval-only: no run, skipped", file=sys.stderr, flush=True)
                 continue
-            table1.evaluate_run(run_dir, args.out / "results" / f"{tag}.json", dims, k, dists, modes, args.learners,
-                                args.episodes, args.seed, args.train_dist, mesh, machine=machine_info)
+            try:
+                table1.evaluate_run(run_dir, args.out / "results" / f"{tag}.json", dims, k, dists, modes,
+                                    args.learners, args.episodes, args.seed, args.train_dist, mesh, machine=machine_info)
+            except table1.RunMismatch as e:
+                raise cli.UsageError(str(e)) from e
             if k == table1.k_min(dims) and main_process:
                 table1.plot_kmin_dataset(args.out, dims, k, args.train_dist)
     if main_process:

@@ -149,6 +149,9 @@ def evaluate_run(run_dir: Path, result_path: Path, dims: int, k: int, dists: lis
     new results are written to ``result_path`` with the stamp ``machine()``."""
     task = make_task(CARTPOLE_ID, {"num_dims": dims})
     ds, step = run_dataset(run_dir, task.env, task.env_params)
+    if int(ds.x.shape[0]) != k:
+        raise RunMismatch(f"{run_dir}: its dataset has k = {int(ds.x.shape[0])}, but this cell is k = {k}; "
+                          f"choose another --out (nothing was written)")
     old = json.loads(result_path.read_text()) if result_path.exists() else None
     same = old is not None and all(old.get(a) == b for a, b in (("meta_epochs", step), ("learners", learners),
                                                                  ("episodes", episodes), ("seed", seed)))
