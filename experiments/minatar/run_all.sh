@@ -4,7 +4,8 @@
 #   experiments/minatar/run_all.sh [OUT_ROOT] [META_EPOCHS] [extra CLI flags...]
 #   experiments/minatar/run_all.sh runs/minatar 1000
 #   GAMES="Breakout" experiments/minatar/run_all.sh runs/minatar 1000 --no-progress     # one game
-#   ROWS="k16 ppo" experiments/minatar/run_all.sh runs/minatar_gpu 5000                  # some rows, a GPU budget
+#   ROWS="k16 ppo" experiments/minatar/run_all.sh runs/minatar_gpu 500 --preset purejaxrl   # some rows, a GPU batch
+#   (environment: GAMES, ROWS, EVAL_LEARNERS (256), PYTHON (python), NICE ("nice -n 5"; NICE= for none))
 #
 # Rows per game (OUT_ROOT/<game>_<row>): ppo = direct PPO (same env steps: one PPO epoch = one
 # meta-epoch), k16 = PPMO full distillation (l = 0) at k = 16, kmin = l = 0 at the paper's
@@ -19,7 +20,8 @@ shift $(( $# < 2 ? $# : 2 ))
 GAMES=${GAMES:-"Breakout SpaceInvaders Asterix Freeway"}
 ROWS=${ROWS:-"ppo k16 kmin l2"}
 EVAL_LEARNERS=${EVAL_LEARNERS:-256}
-NICE=${NICE:-"nice -n 5"}
+NICE=${NICE-"nice -n 5"}
+PYTHON=${PYTHON:-python}
 mkdir -p "$ROOT"
 for game in $GAMES; do
   for row in $ROWS; do
@@ -34,8 +36,8 @@ for game in $GAMES; do
     if [[ -f "$out/summary.json" ]]; then echo "skip $out (done)"; continue; fi
     if [[ -f "$out/run.json" ]]; then flags=(--resume); fi
     echo "== $out" >&2
-    $NICE python -m rlsl_jax.experiments.minatar --game "$game" "${flags[@]}" --meta-epochs "$EPOCHS" \
+    $NICE $PYTHON -m rlsl_jax.experiments.minatar --game "$game" "${flags[@]}" --meta-epochs "$EPOCHS" \
       --eval-learners "$EVAL_LEARNERS" --out "$out" "$@" 2>"$out.stderr.log" | tee "$out.txt"
   done
 done
-python experiments/minatar/table.py "$ROOT"
+$PYTHON experiments/minatar/table.py "$ROOT"
