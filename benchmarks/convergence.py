@@ -88,7 +88,7 @@ def parse_variant(spec: str) -> tuple[str, dict]:
         return spec, dict(VARIANTS[spec])
     label, body = spec.split(":", 1)
     hints = typing.get_type_hints(PPMOConfig)
-    base, kw = {}, {}
+    base, kw = PAPER, {}
     for item in filter(None, body.split(",")):
         name, _, value = item.partition("=")
         if name == "base":
@@ -97,7 +97,7 @@ def parse_variant(spec: str) -> tuple[str, dict]:
         if name not in hints:
             raise SystemExit(f"variant {label!r}: PPMOConfig has no field {name!r}")
         kw[name] = hints[name](value) if hints[name] is not bool else value.lower() in ("1", "true", "yes")
-    return label, {**PAPER, **base, **kw}
+    return label, {**base, **kw}
 
 
 def parse_ints(s: str) -> list[int]:

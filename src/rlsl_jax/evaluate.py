@@ -244,13 +244,14 @@ def _episode_loop(env, learner, encoder_apply, greedy: bool, normalise: bool) ->
 def evaluate_batched(key: jax.Array, ds: Dataset, benv, learner, num_learners: int, *, max_steps: int = 0,
                      greedy: bool = False, encoder_apply: Callable | None = None,
                      obs_rms: RunningMeanStd | None = None, chunk_steps: int = 200, progress: bool = False,
-                     desc: str = "eval") -> dict[str, Any]:
+                     desc: str = "eval", actor: Any = None) -> dict[str, Any]:
     """k-shot score of ``ds`` on a batched env of ``num_learners`` envs (env i runs learner i).
 
     Samples ``num_learners`` learners from ``learner`` (categorical or Gaussian head), trains each by
     ONE SGD step on ``ds`` (on ``encoder_apply(ds.encoder, X)`` with an encoder-rollback encoder) and
     plays one episode per learner, actions sampled (``greedy``: the distribution's mode), observations
-    normalised by ``obs_rms`` frozen (None: raw). Steps run in jitted chunks of ``chunk_steps``
+    normalised by ``obs_rms`` frozen (None: raw). ``actor``: instead, every env runs these ONE
+    trained learner parameters (direct PPO's actor; ``ds`` may then be None). Steps run in jitted chunks of ``chunk_steps``
     until every episode has ended or ``max_steps`` (0: no limit but the env's own) steps were played;
     an episode still running then counts its partial return.
 
@@ -268,7 +269,10 @@ def evaluate_batched(key: jax.Array, ds: Dataset, benv, learner, num_learners: i
     t0 = time.time()
     ds = jax.tree.map(jnp.asarray, ds)
     k_init, k_play, k_reset = jax.random.split(key, 3)
-    phi1 = _trained_learners(k_init, ds, learner, encoder_apply, num_learners)
+    if actor is None:
+        phi1 = _trained_learners(k_init, ds, learner, encoder_apply, num_learners)
+    else:
+        phi1 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a), (num_learners, *jnp.shape(a))), actor)
     obs, st = _reset(benv, k_reset, obs_rms)
     what = ("play", learner, encoder_apply, bool(greedy), obs_rms is not None)
     play = _compiled(benv, what, lambda env: _episode_loop(env, *what[1:]))

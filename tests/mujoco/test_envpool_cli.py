@@ -46,3 +46,16 @@ def test_envpool_backend_trains_resumes_and_evaluates(tmp_path, capsys):
     assert list(ev) == ["mean", "std", "n", "returns", "dataset", "env", "backend", "k", "inner_lr", "greedy",
                         "obs_normalised", "wall_s", "seed"]
     assert ev["obs_normalised"] and len(ev["returns"]) == 2 and all(np.isfinite(ev["returns"]))
+
+
+def test_envpool_ppo_resumes_and_scores_the_agent(tmp_path, capsys):
+    # direct PPO's state keeps its env carry one level down (``.ppo``): the envpool resume must find it
+    out = tmp_path / "ppo"
+    mujoco.main(["--env", "hopper", "--method", "ppo", "--meta-epochs", "2", "--out", str(out), *TINY])
+    mujoco.main(["--resume", "--out", str(out), "--meta-epochs", "3", "--final-eval-learners", "3", "--no-progress"])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("PPO hopper: 3 meta-epochs") and "the trained agent, 3 episodes" in line
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta_epochs"] == 3 and not (out / "dataset.npz").exists()
+    for name in ("eval", "eval_mean"):
+        assert summary[name]["n"] == 3 and np.isfinite(summary[name]["mean"]) and summary[name]["mean"] > 0

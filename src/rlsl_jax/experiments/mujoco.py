@@ -56,8 +56,8 @@ def build_parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
     add("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     add("--chunk", type=int, default=10, help="meta-epochs per jitted chunk (host logs once per chunk)")
     add("--checkpoint-every", type=int, default=100, help="save a checkpoint every C meta-epochs")
-    add("--final-eval-learners", type=int, default=0,
-        help="after PPMO training, score this many fresh learners on the final dataset (0 = skip)")
+    add("--final-eval-learners", type=int, default=0, help="after training, score this many fresh learners on the "
+        "final dataset (PPO: episodes of the agent, sampled and mean actions; 0 = skip)")
     add("--no-progress", action="store_true", help="no progress bars")
     add = p.add_argument_group("evaluation").add_argument
     add("--eval", type=Path, default=None, metavar="DATASET", help="score a saved dataset (run, checkpoint or npz)")

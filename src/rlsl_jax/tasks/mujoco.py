@@ -223,7 +223,9 @@ def from_record(saved: dict, mesh=None) -> Run:
 
 def restart_envpool(restored, fresh):
     """``after_restore`` for envpool: the emulators' state cannot be checkpointed, so the fresh env
-    carry is used with the restored normaliser statistics."""
+    carry is used with the restored normaliser statistics (PPMO's state, or direct PPO's in ``.ppo``)."""
+    if hasattr(restored, "ppo"):
+        return restored.replace(ppo=restart_envpool(restored.ppo, fresh.ppo))
     env_state = fresh.carry.env_state.replace(obs_rms=restored.carry.env_state.obs_rms,
                                               ret_rms=restored.carry.env_state.ret_rms)
     return restored.replace(carry=fresh.carry.replace(env_state=env_state))
@@ -323,7 +325,9 @@ def curve(r: Run) -> tuple[list[str], str]:
 
 def publish(r: Run, state, info: dict, out: Path, final_eval_learners: int = 0) -> tuple[dict, str]:
     """Writes ``out``/dataset.npz (PPMO) and summary.json (with a final k-shot score over
-    ``final_eval_learners`` fresh learners if > 0) -> (summary, the line to print). Process 0 only."""
+    ``final_eval_learners`` fresh learners if > 0; direct PPO: that many episodes of the trained
+    agent, sampled ("eval") and mean actions ("eval_mean")) -> (summary, the line to print).
+    Process 0 only."""
     from rlsl_jax.checkpoint import write_npz
 
     mj, cfg = r.mj, r.cfg
@@ -336,6 +340,20 @@ def publish(r: Run, state, info: dict, out: Path, final_eval_learners: int = 0) 
     if "epoch_s_after_compile" in info:
         summary["epoch_s_after_compile"] = info["epoch_s_after_compile"]
         line += f" ({info['epoch_s_after_compile']:.2f} s/meta-epoch after compile)"
+    if mj["method"] == "ppo" and final_eval_learners:
+        # the trained actor itself, one episode in each of ``final_eval_learners`` envs, normaliser frozen
+        arrays = jax.device_get(r.dataset_of(state))
+        rms = rms_from_meta({"extra": {k: v for k, v in arrays.items() if k.startswith("obs_")}}) if mj["norm_obs"] \
+            else None
+        benv = make_benv(mj["backend"], mj["env"], final_eval_learners, r.seed + EVAL_SEED, mj["brax_backend"],
+                         mj["episode_length"])
+        for greedy, name in ((False, "eval"), (True, "eval_mean")):
+            e = evaluate_batched(jax.random.key(r.seed + EVAL_SEED), None, benv, r.learner, final_eval_learners,
+                                 max_steps=mj["episode_length"], greedy=greedy, obs_rms=rms, actor=arrays["actor"])
+            summary[name] = {k: e[k] for k in ("mean", "std", "n")}
+        line += (f"; the trained agent, {final_eval_learners} episodes: return {summary['eval']['mean']:.1f} ± "
+                 f"{summary['eval']['std']:.1f} sampled, {summary['eval_mean']['mean']:.1f} ± "
+                 f"{summary['eval_mean']['std']:.1f} mean actions")
     if mj["method"] == "ppmo":
         # from memory, on host copies: in a multi-process run only process 0 is here (reading the
         # checkpoint back through orbax, or computing on the global arrays, would wait for the others)
