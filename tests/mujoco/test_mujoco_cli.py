@@ -36,14 +36,16 @@ def test_cli_errors(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("preset, envs, steps, ent", [("ours", 16, 128, 0.0), ("paper", 10, 200, 0.01)])
-def test_help_shows_the_preset_defaults(capsys, preset, envs, steps, ent):
+@pytest.mark.parametrize("preset, envs, steps, ent, mb, epochs", [("ours", 16, 128, 0.0, 64, 10),
+                                                                   ("paper", 10, 200, 0.01, 512, 4)])
+def test_help_shows_the_preset_defaults(capsys, preset, envs, steps, ent, mb, epochs):
     with pytest.raises(SystemExit) as e:
         mujoco.main((["--preset", preset] if preset != "ours" else []) + ["--help"])
     assert e.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert f"--num-envs NUM_ENVS parallel environments per learner (E) (default: {envs})" in out
-    assert f"learner (default: {steps})" in out and "(default: 512)" in out
+    assert f"learner (default: {steps})" in out and f"--minibatch-size MINIBATCH_SIZE" in out
+    assert f"(default: {mb})" in out and f"(default: {epochs})" in out
     assert f"--ent-coef ENT_COEF entropy bonus weight (default: {ent})" in out
     assert "--clip-eps CLIP_EPS PPO ratio clipping epsilon (default: 0.1)" in out
     assert "--k K number of synthetic states in the distilled dataset (default: 64)" in out

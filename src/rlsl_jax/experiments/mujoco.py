@@ -2,13 +2,13 @@
 or score a distilled dataset (--eval: fresh learners, one SGD step and one episode each).
 
     python -m rlsl_jax.experiments.mujoco --env hopper --k 64 --meta-epochs 2000 --out runs/mujoco/hopper
-    python -m rlsl_jax.experiments.mujoco --env ant --method ppo --meta-epochs 2000 --out runs/mujoco/ant_ppo
-    python -m rlsl_jax.experiments.mujoco --env hopper --backend envpool --out runs/mujoco/hopper_v4
+    python -m rlsl_jax.experiments.mujoco --env hopper --backend envpool --out runs/mujoco/hopper_v4   # Table 3's
     python -m rlsl_jax.experiments.mujoco --eval runs/mujoco/hopper --eval-learners 64
 
 Learner, dataset and normalisation: rlsl_jax.tasks.mujoco; observation statistics are stored with
 the dataset and applied, frozen, by --eval; every reported return is the RAW env return. Presets:
-ours (default: 16 envs × 128 steps, no entropy bonus), paper (Appendix A: 10 × 200); k 64, ε 0.1.
+ours (default: 16 envs × 128 steps, CleanRL's 10 epochs × minibatches of 64 at 3e-4, no entropy
+bonus), paper (Appendix A: 10 × 200); k 64, ε 0.1.
 Writes to --out: checkpoints/ (--resume continues with the saved config), log.csv,
 learning_curve.png, dataset.npz (PPMO), summary.json.
 """
@@ -37,7 +37,7 @@ def build_parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add = p.add_argument
     add("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS), help="what the config flags below default to: "
-        "ours (16 envs × 128 steps, no entropy bonus) or paper (Appendix A) (default: %(default)s)")
+        "ours (16 envs × 128 steps, CleanRL's PPO update) or paper (Appendix A) (default: %(default)s)")
     add("--env", default=None, help=f"task: {', '.join(ENVS)}; required for training")
     add("--backend", default="brax", choices=BACKENDS, help="brax (pure JAX, vmappable; brax's sizes: humanoid 244 "
         "obs, inverted_double_pendulum 8) or envpool (MuJoCo-v4 via make('envpool/<Task>-v4'))")
