@@ -54,12 +54,14 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dims", default="1", help="comma-separated N (default: %(default)s)")
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 (default: %(default)s)")
+    p.add_argument("--variants", nargs="+", default=["paper", "default"],
+                   help="optimiser variants of benchmarks/convergence.py (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, help="also merge the runs into this JSON file")
     p.add_argument("--no-cache-check", action="store_true", help="skip part 2")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.out or Path(tmp) / "runs.json"
-        convergence.main(["--dims", args.dims, "--seeds", args.seeds, "--variants", "paper", "default",
+        convergence.main(["--dims", args.dims, "--seeds", args.seeds, "--variants", *args.variants,
                           "--out", str(path)])
         print("\n## Time to solve (k-shot check >= 490)\n")
         print(convergence.table(path))

@@ -27,18 +27,22 @@ class CSVLog:
             for r in rows:
                 w.writerow([_fmt(r.get(k, "")) for k in self.fields])
 
-    def truncate_after(self, field: str, value: float) -> None:
-        """Drops rows with ``field`` > value (used on resume: the checkpoint is the truth)."""
+    def truncate_after(self, field: str, value: float) -> dict | None:
+        """Drops rows with ``field`` > value (used on resume: the checkpoint is the truth) -> the last
+        row kept (None if none)."""
         if not self.path.exists():
-            return
+            return None
         with self.path.open() as f:
             rows = list(csv.DictReader(f))
+        last = None
         with self.path.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(self.fields)
             for r in rows:
                 if float(r[field]) <= value:
                     w.writerow([r.get(k, "") for k in self.fields])
+                    last = r
+        return last
 
 
 def _fmt(v) -> str:

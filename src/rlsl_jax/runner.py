@@ -155,8 +155,9 @@ def run(
     ``aot``: compile every chunk size before the loop, so ``info["compile_s"]`` is compilation alone
     and ``info["train_s"]`` running alone (else compilation is in the first chunk's time).
 
-    info: start, epochs (done), compile_s, train_s (= wall_s), stopped_early, best (a :class:`Best`
-    when ``check`` is given).
+    info: start, epochs (done), compile_s, train_s (= wall_s: this call's), total_wall_s (with the
+    training time of the calls before a resume, as log.csv's ``wall_s`` column), stopped_early, best
+    (a :class:`Best` when ``check`` is given).
     """
     multi = num_seeds is not None
     if multi and (resume or out_dir is not None and checkpoint_every):
@@ -209,8 +210,11 @@ def run(
                             jax.tree.map(jnp.asarray, ds))
 
     log = CSVLog(Path(out_dir) / "log.csv", log_fields) if (out_dir is not None and log_fields and main) else None
+    wall_before = 0.0  # training wall seconds of the calls before this resume (log.csv's wall_s goes on from it)
     if log is not None:
-        log.truncate_after(log_fields[0], start)
+        last = log.truncate_after(log_fields[0], start)
+        if last is not None and last.get("wall_s") not in (None, "", "nan"):
+            wall_before = float(last["wall_s"])
 
     def save(epoch: int) -> None:
         if ckpt_dir is None:
@@ -236,7 +240,7 @@ def run(
     for n in plan:
         state, metrics = compiled.get(n, chunk_fn)(state, keys_for(epoch, n))
         metrics = jax.device_get(metrics)
-        wall = time.time() - t0
+        wall = wall_before + time.time() - t0
         rows = rows_of(metrics, epoch, wall) if log is not None else []
         epoch += n
         bad = _finite(dataset_of(state)) if (check_finite and not multi) else []
@@ -274,4 +278,5 @@ def run(
     if ckpt_dir is not None and epoch == start and checkpoint.latest_step(ckpt_dir) is None:
         save(epoch)
     return state, {"start": start, "epochs": epoch, "compile_s": compile_s, "train_s": train_s, "wall_s": train_s,
+                   "total_wall_s": wall_before + train_s,
                    "stopped_early": epoch < epochs, "best": best}

@@ -50,8 +50,13 @@ def test_tiny_run_writes_everything_and_resumes(tmp_path):
     assert summary["meta_epochs"] == 4 and summary["sampled"]["n"] == 8
     r = run_cli(M, "--meta-epochs", "6", "--out", str(out), "--resume", *TINY)
     assert r.returncode == 0, r.stderr
-    assert json.loads((out / "summary.json").read_text())["meta_epochs"] == 6
+    resumed = json.loads((out / "summary.json").read_text())
+    assert resumed["meta_epochs"] == 6
     assert len((out / "log.csv").read_text().strip().splitlines()) == 1 + 6
+    # training time goes on across the resume: the log's wall_s never falls, the summary counts both calls
+    wall = [float(row.split(",")[1]) for row in (out / "log.csv").read_text().strip().splitlines()[1:]]
+    assert wall == sorted(wall) and wall[4] >= wall[3] > 0
+    assert resumed["train_wall_s"] >= wall[-1] - 0.01
 
 
 def test_help_explains_every_flag():

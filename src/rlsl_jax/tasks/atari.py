@@ -257,7 +257,7 @@ def summarize(task: Task, cfg: PPMOConfig, state, info: dict) -> dict:
     """summary.json of a run (``publish`` adds the k-shot "eval" entry when it scores one)."""
     out = {"game": task.game, "task": task.task, "layer": task.layer, "k": cfg.k, "population": cfg.population,
            "num_envs": cfg.num_envs, "rollout_steps": cfg.rollout_steps, "meta_epochs": int(state.meta_epoch),
-           "train_wall_s": round(info["wall_s"], 2), "backend": jax.default_backend(),
+           "train_wall_s": round(info.get("total_wall_s", info["wall_s"]), 2), "backend": jax.default_backend(),
            "device": str(jax.devices()[0])}
     if "epoch_s_after_compile" in info:
         out["epoch_s_after_compile"] = info["epoch_s_after_compile"]

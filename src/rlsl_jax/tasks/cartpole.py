@@ -110,7 +110,7 @@ def summarize(task: Task, cfg: PPMOConfig, state, dataset, info: dict, learners:
     (if any) and the final k-shot score over ``learners`` fresh learners, sampled and greedy
     (the same learners in both modes)."""
     out = {"env_id": task.env_id, "env_kwargs": task.env_kwargs, "k": cfg.k, "population": cfg.population,
-           "meta_epochs": int(state.meta_epoch), "train_wall_s": round(info["wall_s"], 2)}
+           "meta_epochs": int(state.meta_epoch), "train_wall_s": round(info.get("total_wall_s", info["wall_s"]), 2)}
     if info["best"] is not None:
         out["best_check"] = {"meta_epoch": info["best"].meta_epoch, "kshot_mean": info["best"].mean}
     if learners:

@@ -370,7 +370,8 @@ def summarize(task: Task, cfg: PPMOConfig, method: str, state, published, info: 
     per_epoch = env_steps_per_epoch(cfg) if method == "ppmo" else cfg.num_envs * cfg.rollout_steps
     out = {"game": task.game, "env_id": task.env_id, "method": method, "layer": task.layer, "arch": task.arch,
            "k": cfg.k if method == "ppmo" else None, "meta_epochs": epochs, "env_steps": epochs * per_epoch,
-           "train_wall_s": round(info["wall_s"], 2), "hades": paper.HADES_MINATAR.get(task.game)}
+           "train_wall_s": round(info.get("total_wall_s", info["wall_s"]), 2),
+           "hades": paper.HADES_MINATAR.get(task.game)}
     if info.get("best") is not None:
         out["best_check"] = {"meta_epoch": info["best"].meta_epoch, "kshot_mean": info["best"].mean}
     if method == "ppmo":

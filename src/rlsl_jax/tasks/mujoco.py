@@ -339,7 +339,7 @@ def publish(r: Run, state, info: dict, out: Path, final_eval_learners: int = 0) 
     summary = {"env": mj["env"], "backend": mj["backend"], "brax_backend": mj["brax_backend"], "method": mj["method"],
                "k": cfg.k, "population": cfg.population, "num_envs": cfg.num_envs,
                "rollout_steps": cfg.rollout_steps, "meta_epochs": int(state.meta_epoch),
-               "train_wall_s": round(info["wall_s"], 2), "device": str(jax.devices()[0]),
+               "train_wall_s": round(info.get("total_wall_s", info["wall_s"]), 2), "device": str(jax.devices()[0]),
                "paper_table3": paper.TABLE3[mj["env"]][0]}
     line = f"{mj['method'].upper()} {mj['env']}: {summary['meta_epochs']} meta-epochs in {summary['train_wall_s']:.1f}s"
     if "epoch_s_after_compile" in info:
