@@ -10,6 +10,7 @@ from conftest import run_cli
 
 pytest.importorskip("envpool")
 
+from rlsl_jax import cli  # noqa: E402
 from rlsl_jax.experiments import mujoco  # noqa: E402
 
 TINY = ["--backend", "envpool", "--k", "4", "--num-envs", "2", "--rollout-steps", "64", "--minibatch-size", "64",
@@ -46,6 +47,20 @@ def test_envpool_backend_trains_resumes_and_evaluates(tmp_path, capsys):
     assert list(ev) == ["mean", "std", "n", "returns", "dataset", "env", "backend", "k", "inner_lr", "greedy",
                         "obs_normalised", "wall_s", "seed"]
     assert ev["obs_normalised"] and len(ev["returns"]) == 2 and all(np.isfinite(ev["returns"]))
+    # a dataset without a stored normaliser is scored on raw observations, and the line says so
+    with np.load(out / "dataset.npz") as z:
+        np.savez(tmp_path / "raw.npz", **{k: z[k] for k in ("x", "y", "inner_lr", "k", "log_std")})
+    mujoco.main(["--eval", str(tmp_path / "raw.npz"), "--env", "hopper", "--backend", "envpool", "--eval-learners", "2",
+                 "--out", str(tmp_path / "raw_ev")])
+    assert "stored normaliser: none" in capsys.readouterr().out
+    assert not json.loads((tmp_path / "raw_ev" / "eval.json").read_text())["obs_normalised"]
+    # a dataset of another task: one line, exit 2, nothing written
+    with pytest.raises(SystemExit) as e:
+        cli.run_main(lambda: mujoco.main(["--eval", str(out / "dataset.npz"), "--env", "ant", "--backend", "envpool",
+                                          "--out", str(tmp_path / "ant_ev")]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and "do not fit envpool ant" in err[0]
+    assert not (tmp_path / "ant_ev").exists()
 
 
 def test_envpool_ppo_resumes_and_scores_the_agent(tmp_path, capsys):
