@@ -62,6 +62,8 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--learners", type=int, default=8, help="fresh learners per Adam step")
+    p.add_argument("--head-gain", type=float, default=None,
+                   help="conv learner: orthogonal gain of the output layer (default: the learner's, 0.01)")
     p.add_argument("--dataset", default=None, help="instead: how state-dependent a saved dataset's policy is")
     args = p.parse_args(argv)
     if args.dataset:
@@ -73,10 +75,15 @@ def main(argv=None) -> None:
               f"{float(pr.std(1).mean()):.3f}, across learners {float(pr.std(0).mean()):.3f}")
         return
     task = T.make_task("Breakout", 0, args.arch)
+    if args.head_gain is not None:  # the same network with another head initialisation
+        from rlsl_jax.networks.minatar import MinAtarLearner, minatar_spec
+
+        spec = minatar_spec(task.obs_shape, task.num_actions, out_gain=args.head_gain)
+        task = task._replace(learner=MinAtarLearner("minatar_cnn", spec, 0))
     frames = random_play_frames(task, jax.random.key(0))
     labels = follow_the_ball(frames)
     tr, te, ltr, lte = frames[:2000], frames[2000:], labels[:2000], labels[2000:]
-    print(f"{args.arch}: {len(frames)} frames, label shares {np.bincount(np.asarray(labels), minlength=3) / len(labels)}")
+    print(f"{args.arch} (head gain {args.head_gain or 'default'}): {len(frames)} frames, label shares {np.bincount(np.asarray(labels), minlength=3) / len(labels)}")
     ds = init_dataset(jax.random.key(1), args.k, task.obs_shape, task.num_actions)
     tx = optax.adam(args.lr)
     opt = tx.init(ds)
