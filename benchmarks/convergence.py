@@ -50,7 +50,8 @@ from pathlib import Path
 # Adam 2.5e-4 like X and Y), independent of PPMOConfig's current defaults.
 PAPER = {"inner_lr_param": "clamp", "inner_lr_lr": 0.0, "init_inner_lr": 0.02, "min_inner_lr": 1e-4, "population": 1}
 VARIANTS: dict[str, dict] = {
-    "default": {},  # PPMOConfig's current defaults
+    "default": {},  # PPMOConfig's current defaults (X and Y at the paper's Adam 2.5e-4)
+    "cli": {"lr": 5e-4},  # the cartpole CLI's defaults (rlsl_jax.tasks.cartpole.PRESETS["ours"])
     "paper": PAPER,
     # η's own Adam rate, raw η (additive steps) above the 1e-4 floor
     "clamp1e-2": {**PAPER, "inner_lr_lr": 1e-2},

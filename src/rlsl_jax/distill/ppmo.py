@@ -62,7 +62,9 @@ class PPMOConfig(RolloutPPOConfig):
     floor ``min_inner_lr`` = 1e-2; the paper's optimiser (η at ``lr`` like X and Y, floor 1e-4) is
     ``inner_lr_lr=0, min_inner_lr=1e-4`` (flags ``--inner-lr-lr 0 --min-inner-lr 1e-4``). On N-D
     cart-pole at k = N + 1 (N = 1–3, P = 1) the default solved 12 of 13 seeds (paper: 8 of 13) in
-    about half the meta-epochs (experiments/convergence/RESULTS.md)."""
+    about half the meta-epochs (experiments/convergence/RESULTS.md). ``lr`` defaults to the
+    paper's 2.5e-4; the task presets may move X and Y faster (``tasks.cartpole.PRESETS["ours"]``:
+    5e-4)."""
 
     k: int = field(2, "number of synthetic states in the distilled dataset")
     population: int = field(1, "learner initialisations sampled per meta-epoch (P; 1 = the paper)")

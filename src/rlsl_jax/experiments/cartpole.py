@@ -21,6 +21,7 @@ from rlsl_jax import cli
 from rlsl_jax.config import add_config_args, config_from_args, config_from_dict, config_to_dict
 from rlsl_jax.distill.ppmo import PPMOConfig
 from rlsl_jax.logs import write_json
+from rlsl_jax.tasks.cartpole import DEFAULT_PRESET, PRESETS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_run_args(p, meta_epochs=None, out="runs/cartpole", eval_every=50, check_learners=500,
                      meta_epochs_help="1500, 3000, 5000, 8000, 10000 for N = 1..5 of NDCartPole-v0, else 1000",
                      target_help="495 for NDCartPole-v0, else none")
-    add_config_args(p, PPMOConfig)
+    add_config_args(p, PPMOConfig, defaults=PRESETS[DEFAULT_PRESET])
     cli.add_parallel_args(p)
     cli.add_cache_args(p)
     return p
