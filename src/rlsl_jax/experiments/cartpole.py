@@ -3,9 +3,10 @@
     python -m rlsl_jax.experiments.cartpole --dims 1 --k 2 --out runs/cartpole1d
 
 With only --dims N --k N+1 --seed S --out D the run scores the dataset every 50 meta-epochs with 500
-fresh learners, stops once they reach 495 (or after 1500/3000/5000 meta-epochs at N = 1/2/3) and
-keeps the best dataset. Expected on a 2-core CPU: N = 1 about 15-40 s, N = 2 about 1 min, N = 3
-about 2-4 min (plus ~10 s of compilation, ~2 s when the compilation cache has the program).
+fresh learners, stops once they reach 495 (or after 1500/3000/5000/8000/10000 meta-epochs at N = 1..5)
+and keeps the best dataset. Expected for the whole command on a 2-core CPU (measured, seeds 0-4):
+N = 1 20-35 s, N = 2 25-40 s, N = 3 40-105 s, N = 4 1-3 min; X and Y move at Adam 5e-4 (the paper:
+--lr 2.5e-4 --inner-lr-param clamp --inner-lr-lr 0 --min-inner-lr 1e-4).
 
 Writes to --out: checkpoints/ (orbax, resumable with --resume), log.csv (one row per
 meta-epoch), learning_curve.png, dataset.npz (x, y, inner_lr as the authors' format),
