@@ -1,0 +1,80 @@
+"""The Table-3 comparison from the runs of experiments/mujoco/table3.sh: per task the paper's RL
+and full-distillation columns beside our direct PPO (episodes of the trained agent) and our PPMO
+dataset (fresh learners, one SGD step and one 1000-step episode each), sampled / mean actions.
+
+    python experiments/mujoco/table3.py runs/table3                       # prints markdown
+    python experiments/mujoco/table3.py runs/table3 --copy experiments/mujoco/table3
+      (--copy: also copies each run's dataset.npz, log.csv, learning_curve.png, summary.json,
+       run.json and eval files there, and writes the table to DEST/table.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from rlsl_jax.paper import TABLE3, TABLE3_RL
+from rlsl_jax.report import markdown_table
+from rlsl_jax.tasks.mujoco import ENVS
+
+FILES = ("dataset.npz", "log.csv", "learning_curve.png", "summary.json", "run.json", "eval_sampled/eval.json",
+         "eval_mean/eval.json")
+
+
+def load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def ms(r: dict | None) -> str:
+    return "—" if r is None else f"{r['mean']:.1f} ± {r['std']:.1f}"
+
+
+def row(root: Path, task: str) -> list | None:
+    ppo, ppmo = load(root / f"{task}_ppo" / "summary.json"), load(root / f"{task}_ppmo" / "summary.json")
+    if ppo is None and ppmo is None:
+        return None
+    sampled, mean = (load(root / f"{task}_ppmo" / d / "eval.json") for d in ("eval_sampled", "eval_mean"))
+    paper_d, paper_rl = TABLE3[task][0], TABLE3_RL[task][0]
+    ours_ppo = None if ppo is None or "eval" not in ppo else ppo["eval"]["mean"]
+    verdict = []
+    if sampled is not None:
+        d = sampled["mean"]
+        verdict.append(f"{'≥' if d >= paper_d else '<'} paper distil.")
+        verdict.append(f"{'≥' if d >= paper_rl else '<'} paper RL")
+        if ours_ppo is not None:
+            verdict.append(f"{100 * d / ours_ppo:.0f} % of our PPO" if ours_ppo > 0 else f"our PPO {ours_ppo:.0f}")
+
+    def steps(s):
+        return "—" if s is None else f"{s['meta_epochs'] * s['num_envs'] * s['rollout_steps'] * s['population'] / 1e6:.2f} M"
+
+    def wall(s):
+        return "—" if s is None else f"{s['train_wall_s'] / 60:.1f}"
+
+    return [task, f"{TABLE3_RL[task][0]:g} ± {TABLE3_RL[task][1]:g}", f"{paper_d:g} ± {TABLE3[task][1]:g}",
+            f"{ms(ppo and ppo.get('eval'))} / {ms(ppo and ppo.get('eval_mean'))}", f"{ms(sampled)} / {ms(mean)}",
+            "; ".join(verdict) or "—", f"{steps(ppo)} / {steps(ppmo)}", f"{wall(ppo)} / {wall(ppmo)}"]
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("root", type=Path, help="OUT_ROOT of table3.sh")
+    p.add_argument("--copy", type=Path, default=None, metavar="DEST", help="copy the artefacts and table there")
+    args = p.parse_args(argv)
+    rows = [r for r in (row(args.root, t) for t in ENVS) if r is not None]
+    table = markdown_table(["task", "paper RL", "paper full distillation", "our PPO: sampled / mean actions",
+                            "our PPMO k=64: sampled / mean actions", "verdict (sampled)", "env steps PPO / PPMO",
+                            "train min PPO / PPMO"], rows)
+    print(table)
+    if args.copy:
+        for run in sorted(d for d in args.root.iterdir() if d.is_dir()):
+            for f in FILES:
+                if (run / f).exists():
+                    (args.copy / run.name / f).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(run / f, args.copy / run.name / f)
+        (args.copy / "table.md").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
