@@ -15,7 +15,6 @@ cores; CPU time does not.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 import jax
@@ -47,7 +46,7 @@ def main(argv=None) -> None:
         for method in ("ppmo", "ppo"):
             mj = {"env": task, "backend": "envpool", "brax_backend": None, "method": method,
                   "episode_length": M.EPISODE_LENGTH, "norm_obs": True, "scale_reward": True}
-            r = M.make_run(mj, dataclasses.replace(cfg), seed=0)
+            r = M.make_run(mj, cfg, seed=0)
             t[method] = time_chunk(r.step, r.init, args.epochs, args.repeats)
         (f1, w1, c1), (f2, w2, c2) = t["ppmo"], t["ppo"]
         n = args.epochs
