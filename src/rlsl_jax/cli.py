@@ -92,16 +92,21 @@ def add_run_args(parser, *, meta_epochs: int | None, out: str, checkpoint_every:
                    help="save a checkpoint every C meta-epochs (default: %(default)s)")
     g.add_argument("--stop-return", type=float, default=None, help="stop after a chunk whose mean training return "
                    "reaches this (a noisy proxy: prefer --eval-every/--target)")
-    g.add_argument("--eval-every", type=int, default=eval_every, help="every M meta-epochs score the dataset with "
-                   "--eval-check-learners fresh learners (log.csv: kshot_mean); the best dataset is kept; 0 = off "
-                   "(default: %(default)s)")
-    g.add_argument("--target", type=float, default=None, help="with --eval-every: stop once that score reaches R "
-                   f"(default: {target_help or 'none'})")
-    g.add_argument("--eval-check-learners", type=int, default=check_learners,
-                   help="fresh learners of each periodic check (default: %(default)s)")
+    add_check_args(g, eval_every=eval_every, check_learners=check_learners, target_help=target_help)
     g.add_argument("--eval-learners", type=int, default=eval_learners,
                    help="fresh learners of the final k-shot summary, 0 = skip (default: %(default)s)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_check_args(group, *, eval_every: int = 0, check_learners: int = 200, target_help: str = "") -> None:
+    """The periodic k-shot check's flags (``runner.KShotCheck``): --eval-every, --target, --eval-check-learners."""
+    group.add_argument("--eval-every", type=int, default=eval_every, help="every M meta-epochs score the dataset "
+                       "with --eval-check-learners fresh learners (log.csv: kshot_mean); the best dataset is kept; "
+                       "0 = off (default: %(default)s)")
+    group.add_argument("--target", type=float, default=None, help="with --eval-every: stop once that score reaches "
+                       f"R (default: {target_help or 'none'})")
+    group.add_argument("--eval-check-learners", type=int, default=check_learners,
+                       help="fresh learners of each periodic check (default: %(default)s)")
 
 
 def check_run_args(args) -> None:

@@ -204,7 +204,12 @@ def run(
             state = restored_state if after_restore is None else after_restore(restored_state, state)
             start = int(state.meta_epoch)
             if check is not None and meta.get("best"):
-                ds, _ = checkpoint.load_dataset(ckpt_dir, step=start)
+                ds, ds_meta = checkpoint.load_dataset(ckpt_dir, step=start)
+                like = dataset_of(state)
+                if isinstance(like, dict):  # a method's own item (e.g. MuJoCo: θ + normaliser), as saved
+                    saved = {"x": ds.x, "y": ds.y, "inner_lr": ds.inner_lr, "encoder": ds.encoder,
+                             "log_std": ds.log_std, **ds_meta.get("extra", {})}
+                    ds = {k: saved[k] for k in like}
                 b = meta["best"]
                 best = Best(int(b["meta_epoch"]), float(b["kshot_mean"]), float(b["kshot_std"]),
                             jax.tree.map(jnp.asarray, ds))

@@ -1,9 +1,12 @@
 """brax bridge and the MuJoCo task on a tiny hopper (spring backend: the fastest to compile on a CPU).
 
 brax compiles slowly on a CPU, so this module is small: one bridge test, one round trip through
-tasks.mujoco (distil 2 meta-epochs, score the saved dataset with its normaliser) and a trace-only
-check of the mjx pipeline.
+tasks.mujoco (distil 2 meta-epochs, score the saved dataset with its normaliser), one CLI run with
+the periodic k-shot check and a trace-only check of the mjx pipeline.
 """
+
+import csv
+import json
 
 import jax
 import jax.numpy as jnp
@@ -12,8 +15,10 @@ import pytest
 
 pytest.importorskip("brax")
 
+from rlsl_jax.checkpoint import load_dataset  # noqa: E402
 from rlsl_jax.distill.ppmo import PPMOConfig  # noqa: E402
 from rlsl_jax.envs import make  # noqa: E402
+from rlsl_jax.experiments import mujoco  # noqa: E402
 from rlsl_jax.tasks import mujoco as M  # noqa: E402
 
 TINY = dict(k=4, num_envs=2, rollout_steps=8, minibatch_size=16, update_epochs=1, critic_hidden=(16,), clip_eps=0.1,
@@ -67,6 +72,32 @@ def test_distil_saves_normaliser_and_scores(tmp_path):
     assert r["obs_normalised"] and r["env"] == "hopper" and len(r["returns"]) == 2
     assert all(np.isfinite(r["returns"]))
     assert "brax hopper k=4: 2 fresh learners, return" in M.eval_line(r)
+
+
+def test_cli_periodic_check_publishes_the_best_dataset(tmp_path):
+    """--eval-every 2 over 4 meta-epochs: log.csv gains kshot_mean/kshot_std at the checks,
+    summary.json a best_check, and dataset.npz holds the best-checked dataset (seed 0: meta-epoch 2's,
+    not the last one) with that meta-epoch's normaliser."""
+    out = tmp_path / "hop"
+    mujoco.main(["--env", "hopper", "--brax-backend", "spring", "--episode-length", "6", "--k", "4", "--num-envs", "2",
+                 "--rollout-steps", "8", "--minibatch-size", "16", "--update-epochs", "1", "--critic-hidden", "16",
+                 "--meta-epochs", "4", "--chunk", "1", "--checkpoint-every", "2", "--eval-every", "2",
+                 "--eval-check-learners", "3", "--no-progress", "--no-compile-cache", "--out", str(out)])
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert "kshot_std" in rows[0] and [r["kshot_mean"] != "" for r in rows] == [False, True, False, True]
+    scores = {int(r["meta_epoch"]): float(r["kshot_mean"]) for r in rows if r["kshot_mean"]}
+    assert scores[2] > scores[4]  # the case under test: the best check is not the last one
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best_check"]["meta_epoch"] == 2
+    assert summary["best_check"]["kshot_mean"] == pytest.approx(scores[2], rel=1e-5)
+    at2, meta2 = load_dataset(out / "checkpoints", step=2)  # meta-epoch 2's own dataset (the best so far)
+    with np.load(out / "dataset.npz") as z:
+        np.testing.assert_array_equal(z["x"], at2.x)
+        np.testing.assert_array_equal(z["obs_count"], meta2["extra"]["obs_count"])
+        assert 2 * 2 * 8 <= float(z["obs_count"]) < 3 * 2 * 8  # 2 meta-epochs of 2 envs x 8 steps, not 4
+    newest, meta = load_dataset(out)  # the last checkpoint (meta-epoch 4) holds the best dataset too
+    assert meta["step"] == 4 and meta["best"]["meta_epoch"] == 2
+    np.testing.assert_array_equal(newest.x, at2.x)
 
 
 def test_mjx_state_has_no_zero_size_leaves_for_orbax():

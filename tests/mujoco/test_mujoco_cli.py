@@ -30,6 +30,10 @@ def test_cli_errors(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
     assert "unknown --brax-backend 'fast'" in err(["--env", "ant", "--brax-backend", "fast"])
     assert "--population must be 1" in err(["--env", "ant", "--method", "ppo", "--population", "2"])
+    assert "no --eval-every" in err(["--env", "ant", "--method", "ppo", "--eval-every", "5"])
+    assert "--target needs --eval-every" in err(["--env", "ant", "--target", "100"])
+    assert "--eval-check-learners must be >= 1" in err(["--env", "ant", "--eval-every", "5",
+                                                        "--eval-check-learners", "0"])
     assert "--num-envs must be >= 1" in err(["--env", "ant", "--num-envs", "0"])
     assert "--env is required" in err(["--out", str(tmp_path / "x")])
     assert "no run in" in err(["--resume", "--out", str(tmp_path / "x")])
@@ -48,5 +52,6 @@ def test_help_shows_the_preset_defaults(capsys, preset, envs, steps, ent, mb, ep
     assert f"(default: {mb})" in out and f"(default: {epochs})" in out
     assert f"--ent-coef ENT_COEF entropy bonus weight (default: {ent})" in out
     assert "--clip-eps CLIP_EPS PPO ratio clipping epsilon (default: 0.1)" in out
+    assert "0 = off (default: 0)" in out and "each periodic check (default: 16)" in out
     assert "--k K number of synthetic states in the distilled dataset (default: 64)" in out
     assert (M.PRESETS[preset].num_envs, M.PRESETS[preset].rollout_steps, M.PRESETS[preset].k) == (envs, steps, 64)

@@ -5,18 +5,17 @@ or score a distilled dataset (--eval: fresh learners, one SGD step and one episo
     python -m rlsl_jax.experiments.mujoco --env hopper --backend envpool --out runs/mujoco/hopper_v4   # Table 3's
     python -m rlsl_jax.experiments.mujoco --eval runs/mujoco/hopper --eval-learners 64
 
-Learner, dataset and normalisation: rlsl_jax.tasks.mujoco; observation statistics are stored with
-the dataset and applied, frozen, by --eval; every reported return is the RAW env return. Presets:
-ours (default: 16 envs × 128 steps, CleanRL's 10 epochs × minibatches of 64 at 3e-4, no entropy
-bonus), paper (Appendix A: 10 × 200); k 64, ε 0.1.
-Writes to --out: checkpoints/ (--resume continues with the saved config), log.csv,
-learning_curve.png, dataset.npz (PPMO), summary.json.
+Learner, dataset and normalisation: rlsl_jax.tasks.mujoco; observation statistics are stored with the dataset and
+applied, frozen, by --eval; every reported return is the RAW env return. Presets: ours (default: 16 envs × 128 steps,
+CleanRL's 10 epochs × minibatches of 64 at 3e-4, no entropy bonus), paper (Appendix A: 10 × 200); k 64, ε 0.1. Writes
+to --out: checkpoints/ (--resume continues with the saved config), log.csv, learning_curve.png, dataset.npz (PPMO),
+summary.json. PPMO with --eval-every M (off by default) scores the dataset every M meta-epochs like --eval (log.csv:
+kshot_mean) and publishes the best one (summary.json: best_check).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,8 +26,8 @@ from rlsl_jax.logs import write_json
 from rlsl_jax.report import plot_curve
 from rlsl_jax.tasks.mujoco import BACKENDS, DEFAULT_PRESET, ENVS, EPISODE_LENGTH, METHODS, PRESETS
 
-POSITIVE = ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size", "chunk",
-            "checkpoint_every", "episode_length", "eval_learners")
+POSITIVE = ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size", "episode_length",
+            "eval_learners")
 
 
 def build_parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
@@ -63,6 +62,7 @@ def build_parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
     add("--eval", type=Path, default=None, metavar="DATASET", help="score a saved dataset (run, checkpoint or npz)")
     add("--eval-learners", type=int, default=64, help="fresh learners to train and score")
     add("--greedy", action="store_true", help="evaluate with the action means instead of samples")
+    cli.add_check_args(p.add_argument_group("periodic k-shot check (PPMO)"), eval_every=0, check_learners=16)
     add_config_args(p, PPMOConfig, defaults=PRESETS[preset])
     cli.add_parallel_args(p, what="the PPMO population and its envs (envpool: one pool per device)")
     cli.add_cache_args(p)
@@ -71,7 +71,8 @@ def build_parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
 
 def validate(args, M) -> None:
     cli.check_positive(args, POSITIVE)
-    cli.check_positive(args, ("meta_epochs", "final_eval_learners"), minimum=0)
+    cli.check_run_args(args)  # chunk, checkpoints, meta-epochs, the periodic check
+    cli.check_positive(args, ("final_eval_learners",), minimum=0)
     try:
         M.check_brax_backend(args.brax_backend)
         if args.env is not None:
@@ -87,8 +88,8 @@ def validate(args, M) -> None:
         cli.check_out_dir(args.out or Path("."), True)
     elif args.eval is None and args.env is None:
         raise cli.UsageError(f"--env is required (one of {', '.join(ENVS)}); or --eval DATASET to score a dataset")
-    elif args.eval is None and args.method == "ppo" and args.population != 1:
-        raise cli.UsageError("--method ppo trains one agent; --population must be 1")
+    elif args.eval is None and args.method == "ppo" and (args.population != 1 or args.eval_every):
+        raise cli.UsageError("--method ppo trains one agent and no dataset: --population must be 1, no --eval-every")
 
 
 def run_eval(args, M) -> None:
@@ -110,12 +111,12 @@ def main(argv: list[str] | None = None) -> None:
     from rlsl_jax.cpu import configure_cpu
     from rlsl_jax.tasks import mujoco as M
     validate(args, M)
+    cli.enable_compile_cache(args)
+    configure_cpu(1)
     if args.eval is not None:
-        cli.enable_compile_cache(args)
-        configure_cpu(1)
         return run_eval(args, M)
     if args.resume:
-        saved = json.loads((args.out / "run.json").read_text())
+        saved = cli.read_run(args.out)
         print(f"resuming {args.out}: saved config and seed {saved['seed']} are used; --meta-epochs "
               f"{args.meta_epochs}", file=sys.stderr)
     else:
@@ -130,19 +131,18 @@ def main(argv: list[str] | None = None) -> None:
         raise cli.UsageError("--method ppo trains one agent on one device; --devices/--distributed are for ppmo"
                              if mj["method"] == "ppo" else
                              f"--population ({cfg.population}) must be a multiple of the device count ({mesh.size})")
-    cli.enable_compile_cache(args)
-    configure_cpu(1)
     try:
         run = M.make_run(mj, cfg, saved["seed"], mesh)
+        check = M.kshot_check(run, args.eval_every, args.target, args.eval_check_learners)
     except ValueError as e:
         raise cli.UsageError(str(e)) from e
     if cli.is_main_process() and not args.resume:
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(args.out / "run.json", run.record)
     state, info = M.distil(run, meta_epochs=args.meta_epochs, out_dir=args.out, resume=args.resume, chunk=args.chunk,
-                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+                           checkpoint_every=args.checkpoint_every, progress=not args.no_progress, check=check)
     if cli.is_main_process():  # only process 0 writes plots, exports and summaries
-        plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "meta_epoch", *M.curve(run))
+        plot_curve(args.out / "log.csv", args.out / "learning_curve.png", "meta_epoch", *M.curve(run, check))
         print(M.publish(run, state, info, args.out, args.final_eval_learners)[1])
 
 

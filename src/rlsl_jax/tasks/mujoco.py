@@ -10,7 +10,9 @@ Observations are normalised by running mean/var statistics (VecNormalize) and re
 the running std of the discounted return (CleanRL, ``rl.normalize``); the observation statistics
 are part of the distilled artefact (saved with X and Y in every checkpoint and in dataset.npz as
 obs_mean, obs_var, obs_count) and k-shot scores apply them, frozen. Every reported return is the
-RAW env return. ``method="ppo"`` runs direct PPO (``rl.ppo``, the same rollout/GAE/loss/optimiser
+RAW env return. An optional periodic k-shot check (``kshot_check``, ``runner.KShotCheck``) scores
+the dataset during training and keeps the best one for checkpoints, dataset.npz and the final
+score. ``method="ppo"`` runs direct PPO (``rl.ppo``, the same rollout/GAE/loss/optimiser
 code) with the same learner architecture as actor: the paper's RL column.
 
 Backends: ``brax`` (pure JAX, ``make("brax/<env>")``) or ``envpool`` (MuJoCo-v4, the paper's
@@ -46,7 +48,7 @@ from rlsl_jax.evaluate import evaluate_batched
 from rlsl_jax.logs import write_json
 from rlsl_jax.networks.gaussian import mujoco_learner
 from rlsl_jax.rl.normalize import NormalizedEnv, drain_raw_returns, rms_from_meta, rms_to_arrays
-from rlsl_jax.runner import PPMO_LOG_FIELDS, run, seed_keys
+from rlsl_jax.runner import PPMO_LOG_FIELDS, KShotCheck, run, seed_keys
 
 ENVS = ("ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_double_pendulum", "reacher",
         "walker2d")
@@ -62,9 +64,10 @@ PRESETS = {
                        lr=3e-4, critic_lr=3e-4, ent_coef=0.0),
     "paper": PPMOConfig(k=64, clip_eps=0.1, num_envs=10, rollout_steps=200, minibatch_size=512),
 }
-# log.csv columns: no periodic k-shot check here, so those of runs made before the check existed
+# log.csv columns without the periodic k-shot check (with it: PPMO_LOG_FIELDS, adding kshot_mean/std)
 LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
 EVAL_SEED = 1_000_003  # k-shot learners and eval envs: seed + EVAL_SEED
+CHECK_SEED = 2_000_003  # the periodic check's learners and envs: seed + CHECK_SEED (not the final score's)
 
 
 def check_env_name(env: str) -> str:
@@ -236,33 +239,70 @@ def restart_envpool(restored, fresh):
     return restored.replace(carry=fresh.carry.replace(env_state=env_state))
 
 
+def stored_rms(arrays: dict):
+    """The observation normaliser stored in a ``dataset_of`` item (None if observations are raw)."""
+    return rms_from_meta({"extra": {k: v for k, v in arrays.items() if k.startswith("obs_")}})
+
+
+def dataset_and_rms(arrays: dict) -> tuple[Dataset, Any]:
+    """(θ, observation normaliser or None) of a PPMO ``dataset_of`` item."""
+    return Dataset(arrays["x"], arrays["y"], arrays["inner_lr"], log_std=arrays["log_std"]), stored_rms(arrays)
+
+
+def kshot_check(r: Run, every: int, target: float | None, learners: int) -> KShotCheck | None:
+    """The periodic k-shot check of a PPMO run (None if ``every`` is 0): every ``every`` meta-epochs
+    ``learners`` fresh learners, one SGD step and one episode each, sampled actions, observations
+    normalised by the dataset's own statistics (frozen), through ``kshot`` (``evaluate_batched``,
+    as ``--eval`` and the final score) on one eval env of ``learners`` copies made once, seeded
+    ``seed + CHECK_SEED`` (envpool: a pool of its own beside the training pool). The same learners
+    every time; brax also restarts from the same states, envpool's pool draws new ones at each
+    reset. ValueError for direct PPO (no dataset)."""
+    if not every:
+        return None
+    if r.mj["method"] != "ppmo":
+        raise ValueError("the periodic k-shot check (--eval-every) scores a distilled dataset; --method ppo has none")
+    mj = r.mj
+    benv = make_benv(mj["backend"], mj["env"], learners, r.seed + CHECK_SEED, mj["brax_backend"], mj["episode_length"])
+
+    def score(item):
+        ds, rms = dataset_and_rms(jax.device_get(item))
+        e = kshot(ds, rms, learners, seed=r.seed, backend=mj["backend"], env=mj["env"], brax_backend=mj["brax_backend"],
+                  episode_length=mj["episode_length"], benv=benv, offset=CHECK_SEED)
+        return e["mean"], e["std"]
+
+    return KShotCheck(every, score, target)
+
+
 def distil(r: Run, *, meta_epochs: int, out_dir: Path, resume: bool = False, chunk: int = 10,
-           checkpoint_every: int = 100, progress: bool = True) -> tuple[Any, dict]:
+           checkpoint_every: int = 100, progress: bool = True, check: KShotCheck | None = None) -> tuple[Any, dict]:
     """PPMO (or direct PPO, ``r.mj["method"]``) through ``runner.run`` into ``out_dir`` -> (final
-    state, info); info adds ``epoch_s_after_compile`` when known. An envpool resume restarts the
-    emulators (keeping the normaliser), so it is not bit-exact; a brax resume is."""
+    state, info); info adds ``epoch_s_after_compile`` when known and, with a ``check``
+    (``kshot_check``), ``best`` (``runner.Best``: the best-scoring dataset, what the checkpoints
+    hold; log.csv gains kshot_mean/kshot_std). An envpool resume restarts the emulators (keeping
+    the normaliser), so it is not bit-exact; a brax resume is."""
     ticks: list[tuple[float, int]] = []
     k_init, k_epochs = seed_keys(r.seed)
     state, info = run(r.init, r.step, epochs=meta_epochs, init_key=k_init, epoch_key=k_epochs, out_dir=out_dir,
                       resume=resume, checkpoint_every=checkpoint_every, metadata=r.metadata,
                       dataset_of=r.dataset_of, after_restore=restart_envpool if r.mj["backend"] == "envpool" else None,
-                      log_fields=LOG_FIELDS, chunk=chunk, progress=progress,
-                      on_chunk=lambda s, m, epoch: ticks.append((time.time(), epoch)))
+                      log_fields=LOG_FIELDS if check is None else PPMO_LOG_FIELDS, chunk=chunk, progress=progress,
+                      check=check, on_chunk=lambda s, m, epoch: ticks.append((time.time(), epoch)))
     if len(ticks) >= 2 and ticks[-1][1] > ticks[0][1]:
         info["epoch_s_after_compile"] = (ticks[-1][0] - ticks[0][0]) / (ticks[-1][1] - ticks[0][1])
     return state, info
 
 
 def kshot(ds: Dataset, obs_rms, num_learners: int, *, seed: int, backend: str, env: str,
-          brax_backend: str | None, episode_length: int, greedy: bool = False, benv=None) -> dict:
-    """k-shot score of a continuous dataset: ``num_learners`` fresh learners, one SGD step each, one
-    episode each (at most ``episode_length`` steps) in ``num_learners`` envs (``benv``, or made
-    with seed ``seed + EVAL_SEED``), observations normalised by ``obs_rms`` frozen (None: raw),
-    sampled actions (``greedy``: the means). -> {"mean", "std", "n", "returns"} of raw returns."""
+          brax_backend: str | None, episode_length: int, greedy: bool = False, benv=None,
+          offset: int = EVAL_SEED) -> dict:
+    """k-shot score of a continuous dataset: ``num_learners`` fresh learners (key ``seed + offset``),
+    one SGD step each, one episode each (at most ``episode_length`` steps) in ``num_learners`` envs
+    (``benv``, or made with seed ``seed + offset``), observations normalised by ``obs_rms`` frozen
+    (None: raw), sampled actions (``greedy``: the means). -> {"mean", "std", "n", "returns"} of raw returns."""
     if benv is None:
-        benv = make_benv(backend, env, num_learners, seed + EVAL_SEED, brax_backend, episode_length)
+        benv = make_benv(backend, env, num_learners, seed + offset, brax_backend, episode_length)
     learner = mujoco_learner(benv.observation_space().shape[0], benv.action_space().shape[0])
-    r = evaluate_batched(jax.random.key(seed + EVAL_SEED), ds, benv, learner, num_learners,
+    r = evaluate_batched(jax.random.key(seed + offset), ds, benv, learner, num_learners,
                          max_steps=episode_length, greedy=greedy, obs_rms=obs_rms)
     return {k: r[k] for k in ("mean", "std", "n", "returns")}
 
@@ -321,9 +361,9 @@ def eval_line(r: dict) -> str:
             f"{'' if r['obs_normalised'] else ': none'}; {r['wall_s']:.0f}s)")
 
 
-def curve(r: Run) -> tuple[list[str], str]:
-    """(log.csv columns, title) of the run's learning-curve plot."""
-    ys = ["episode_return"] + (["inner_lr"] if r.mj["method"] == "ppmo" else [])
+def curve(r: Run, check: KShotCheck | None = None) -> tuple[list[str], str]:
+    """(log.csv columns, title) of the run's learning-curve plot (with a ``check``: its score too)."""
+    ys = ["episode_return"] + (["inner_lr"] if r.mj["method"] == "ppmo" else []) + (["kshot_mean"] if check else [])
     return ys, (f"{r.mj['method'].upper()} {env_id_of(r.mj['backend'], r.mj['env'])} k={r.cfg.k} "
                 f"P={r.cfg.population} (raw return)")
 
@@ -331,8 +371,9 @@ def curve(r: Run) -> tuple[list[str], str]:
 def publish(r: Run, state, info: dict, out: Path, final_eval_learners: int = 0) -> tuple[dict, str]:
     """Writes ``out``/dataset.npz (PPMO) and summary.json (with a final k-shot score over
     ``final_eval_learners`` fresh learners if > 0; direct PPO: that many episodes of the trained
-    agent, sampled ("eval") and mean actions ("eval_mean")) -> (summary, the line to print).
-    Process 0 only."""
+    agent, sampled ("eval") and mean actions ("eval_mean")) -> (summary, the line to print). With
+    a periodic check (``info["best"]``) the dataset published and scored is the best-checked one,
+    and summary.json records ``best_check`` {meta_epoch, kshot_mean}. Process 0 only."""
     from rlsl_jax.checkpoint import write_npz
 
     mj, cfg = r.mj, r.cfg
@@ -348,8 +389,7 @@ def publish(r: Run, state, info: dict, out: Path, final_eval_learners: int = 0) 
     if mj["method"] == "ppo" and final_eval_learners:
         # the trained actor itself, one episode in each of ``final_eval_learners`` envs, normaliser frozen
         arrays = jax.device_get(r.dataset_of(state))
-        rms = rms_from_meta({"extra": {k: v for k, v in arrays.items() if k.startswith("obs_")}}) if mj["norm_obs"] \
-            else None
+        rms = stored_rms(arrays)
         benv = make_benv(mj["backend"], mj["env"], final_eval_learners, r.seed + EVAL_SEED, mj["brax_backend"],
                          mj["episode_length"])
         for greedy, name in ((False, "eval"), (True, "eval_mean")):
@@ -359,17 +399,20 @@ def publish(r: Run, state, info: dict, out: Path, final_eval_learners: int = 0) 
         line += (f"; the trained agent, {final_eval_learners} episodes: return {summary['eval']['mean']:.1f} ± "
                  f"{summary['eval']['std']:.1f} sampled, {summary['eval_mean']['mean']:.1f} ± "
                  f"{summary['eval_mean']['std']:.1f} mean actions")
+    best = info.get("best")
+    if best is not None:
+        summary["best_check"] = {"meta_epoch": best.meta_epoch, "kshot_mean": best.mean}
+        line += f" (dataset of meta-epoch {best.meta_epoch}, check score {best.mean:.1f})"
     if mj["method"] == "ppmo":
         # from memory, on host copies: in a multi-process run only process 0 is here (reading the
         # checkpoint back through orbax, or computing on the global arrays, would wait for the others)
-        arrays = jax.device_get(r.dataset_of(state))
-        ds = Dataset(arrays["x"], arrays["y"], arrays["inner_lr"], log_std=arrays["log_std"])
+        arrays = jax.device_get(r.dataset_of(state) if best is None else best.dataset)
+        ds, rms = dataset_and_rms(arrays)
         extra = {k: v for k, v in arrays.items() if k.startswith("obs_")}
         write_npz(ds, {**r.metadata, "extra": extra}, Path(out) / "dataset.npz")
         if final_eval_learners:
-            e = kshot(ds, rms_from_meta({"extra": extra}) if mj["norm_obs"] else None, final_eval_learners,
-                      seed=r.seed, backend=mj["backend"], env=mj["env"], brax_backend=mj["brax_backend"],
-                      episode_length=mj["episode_length"])
+            e = kshot(ds, rms, final_eval_learners, seed=r.seed, backend=mj["backend"], env=mj["env"],
+                      brax_backend=mj["brax_backend"], episode_length=mj["episode_length"])
             summary["eval"] = {k: e[k] for k in ("mean", "std", "n")}
             line += f"; {e['n']} fresh learners: return {e['mean']:.1f} ± {e['std']:.1f}"
     write_json(Path(out) / "summary.json", summary)
