@@ -25,10 +25,15 @@ def test_table1_helpers():
     with pytest.raises(ValueError, match="--ks"):
         parse_ks("0", 1)
     assert run_tag(2, 3, "ortho") == "2d_k3" and run_tag(1, 2, "ortho,xe-std1") == "1d_k2_train-ortho-xe-std1"
+    # targets: the paper's mean, Λ at k = N + 1 at least 490; the check's bars: × stop, capped at max(target, 495)
+    assert table1.column_target(2, 3, "ortho") == 490 and table1.column_target(2, 512, "ortho") == 339
+    assert table1.column_target(1, 2, "xe") == 202 and table1.column_target(6, 7, "xe") is None
+    assert table1.check_bar(500, 1.15) == 500 and table1.check_bar(490, 1.15) == 495
+    assert table1.check_bar(68.1, 1.15) == pytest.approx(78.315) and table1.check_bar(68.1, None) == 68.1
 
 
 def _result(dims, k, train_dist, sampled):
-    r = {d: {"sampled": {"mean": m, "std": 1.0}, "greedy": {"mean": m, "std": 0.0}} for d, m in sampled.items()}
+    r = {d: {"sampled": {"mean": m, "std": 1.0, "n": 4}, "greedy": {"mean": m, "std": 0.0, "n": 4}} for d, m in sampled.items()}
     return {"dims": dims, "k": k, "meta_epochs": 10, "train_dist": train_dist, "learners": 4, "episodes": 1,
             "seed": 0, "inner_lr": 0.5, "modes": ["sampled", "greedy"], "train_wall_s": 1.0, "eval_wall_s": 2.0,
             "config": {"population": 1}, "results": r,
@@ -39,7 +44,7 @@ def _result(dims, k, train_dist, sampled):
 def test_results_md_layout_and_targets(tmp_path):
     (tmp_path / "results").mkdir()
     for r in (_result(1, 2, "ortho", {"ortho": 500.0, "xe": 300.0, "random-L-noact": 499.0}),
-              _result(2, 3, "mix4", {"ortho": 400.0})):
+              _result(2, 3, "mix4", {"ortho": 400.0}), _result(1, 2, table1.AUTHORS, {"ortho": 498.0})):
         (tmp_path / "results" / f"{run_tag(r['dims'], r['k'], r['train_dist'])}.json").write_text(json.dumps(r))
     (tmp_path / "NOTES.md").write_text("## Notes\n\nhand-written\n")
     path = table1.write_results_md(tmp_path, ["ortho"], ["sampled", "greedy"], ["cmd"], machine=lambda: {})
@@ -50,16 +55,20 @@ def test_results_md_layout_and_targets(tmp_path):
     assert "| **1D 2-shot** | paper | 500 ± 0 | 202 ± 212 | 500 ± 0 |" in md
     assert "| 1D 2-shot | ours, sampled | 500.0 ± 1.0 | 300.0 ± 1.0 | 499.0 ± 1.0 |" in md
     assert "| 2D 3-shot | ours, greedy, trained on mix4 | 400.0 ± 0.0 | — | — |" in md
-    assert "- 1D 2-shot: Λ ≥ 490? yes (500.0)" in md and "- 2D 3-shot (trained on mix4): Λ ≥ 490? NO (400.0)" in md
-    assert "- 1D 2-shot: Xe beats the paper's 202? yes (300.0)" in md
-    assert "- 1D 2-shot: Random L, no act. beats the paper's 500? NO (499.0)" in md
-    assert "| 1D 2-shot | ortho | 10 | 1 | 0.5 | 1.0 | 2.0 | 4 |" in md
+    assert "| 1D 2-shot | authors' dataset, our evaluator, sampled | 498.0 ± 1.0 | — | — |" in md
+    # verdicts: ours − paper ± SE of the difference (std/√n: 1/√4 here, the paper's std/√1000)
+    assert "| 1D 2-shot | ortho | ✓ +0.0 ± 0.5 | — | ✓ +98.0 ± 6.7 | — | — | — | ✗ -1.0 ± 0.5 | 2/2 |" in md
+    assert "| 2D 3-shot | mix4 | ✗ +36.0 ± 4.8 |" in md  # above the paper's 364 but below the Λ floor 490
+    assert "- trained on ortho: **2/2** measured cells" in md and "- trained on mix4: **0/1**" in md
+    assert "| 1D 2-shot | ortho | 10 | last | 1 | ? | 0.5 | 1.0 | 2.0 | 4 |" in md
+    assert "![table1_columns.png](table1_columns.png)" in md and (tmp_path / "table1_columns.png").stat().st_size > 5000
     stamp = {"processor": "here", "cpu_count": 1, "backend": "cpu", "devices": ["cpu:0"], "jax": "x", "platform": "p",
              "date_utc": "now"}
     empty = tmp_path / "empty"
     empty.mkdir()
     md = table1.write_results_md(empty, ["ortho"], ["sampled"], [], machine=lambda: stamp).read_text()
     assert "Machine: here, 1 CPU cores" in md and "- (no results yet)" in md and "(defaults)" in md
+    assert not (empty / "table1_columns.png").exists()
 
 
 def test_distil_refuses_another_run(tmp_path):
@@ -76,7 +85,8 @@ def test_table1_tiny_run_with_mixture(tmp_path):
     out = tmp_path / "t1"
     p = run_cli(M, "--out", str(out), "--dims", "1", "--ks", "kmin", "--meta-epochs", "2", "--dists", "ortho",
                 "--learners", "4", "--num-envs", "2", "--rollout-steps", "8", "--minibatch-size", "8", "--chunk", "2",
-                "--train-dist", "ortho,xe-std1", "--no-progress", timeout=300)
+                "--train-dist", "ortho,xe-std1", "--population", "2", "--check-every", "1", "--check-learners", "3",
+                "--grid-learners", "0", "--no-progress", timeout=300)
     assert p.returncode == 0, p.stderr
     md = (out / "RESULTS.md").read_text()
     assert "| **1D 2-shot** | paper | 500 ± 0 |" in md and "ours, sampled, trained on ortho,xe-std1" in md
@@ -84,14 +94,27 @@ def test_table1_tiny_run_with_mixture(tmp_path):
     res = json.loads((out / "results" / "1d_k2_train-ortho-xe-std1.json").read_text())
     assert res["meta_epochs"] == 2 and res["train_dist"] == "ortho,xe-std1"
     assert res["results"]["ortho"]["sampled"]["n"] == 4
+    # the generality check ran at meta-epochs 1 and 2 (worst column / paper in kshot_mean); the kept one is recorded
+    assert res["best_check"]["meta_epoch"] in (1, 2) and res["check"]["every"] == 1
     run_dir = out / "runs" / "1d_k2_train-ortho-xe-std1"
     run_info = json.loads((run_dir / "run.json").read_text())
     assert "mixture" in run_info["train_dist_description"] and "xe-std1" in run_info["train_dist_description"]
-    assert (run_dir / "log.csv").read_text().splitlines()[0].split(",") == list(table1.LOG_FIELDS)
+    rows = (run_dir / "log.csv").read_text().splitlines()
+    assert rows[0].split(",") == list(table1.PPMO_LOG_FIELDS) and all(r.split(",")[-2] for r in rows[1:])
+    ratios = [float(r.split(",")[-2]) for r in rows[1:]]
+    assert res["best_check"]["worst_ratio"] == pytest.approx(max(ratios), abs=1e-4)
     assert (run_dir / "dataset.npz").exists()
 
 
-def test_table1_bad_train_dist(tmp_path):
-    p = run_cli(M, "--out", str(tmp_path / "x"), "--train-dist", "ortho,random-L", timeout=120)
-    assert p.returncode == 2 and "random-L" in p.stderr and len(p.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "x").exists()
+def test_table1_bad_input_and_presets(tmp_path):
+    for bad, what in ((["--train-dist", "ortho,random-L"], "random-L"), (["--train-dist", "ortho:0"], "NAME:WEIGHT"),
+                      (["--authors", str(tmp_path / "nope")], "not a directory")):
+        p = run_cli(M, "--out", str(tmp_path / "x"), *bad, timeout=120)
+        assert p.returncode == 2 and what in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "x").exists()
+    ours, paper = (run_cli(M, *a, "--help", timeout=120).stdout.replace("\n", " ") for a in ([], ["--preset", "paper"]))
+    assert "--population POPULATION" in ours
+    for text, dist, pop, lr in ((ours, "mix4w", 4, "0.0005"), (paper, "ortho", 1, "0.00025")):
+        squeezed = " ".join(text.split())
+        assert f"(default: {dist})" in squeezed and f"1 = the paper) (default: {pop})" in squeezed
+        assert "Adam learning rate" in squeezed and f"(default: {lr})" in squeezed

@@ -12,7 +12,7 @@ from rlsl_jax.distill.inner import inner_step
 from rlsl_jax.distill.dataset import init_dataset
 from rlsl_jax.networks import (
     DIST_NAMES, FIXED_SHAPE_DISTS, LearnerDist, MLPSpec, MixtureDist, PaddedDist, RandomDepthDist, RandomWidthDist,
-    grid_dists, learner_groups, make_learner_dist, make_mixture, make_train_dist, parse_dist_names,
+    grid_dists, learner_groups, make_learner_dist, make_mixture, make_train_dist, parse_dist_names, parse_train_dist,
 )
 from rlsl_jax.networks.distributions import embedded_orthogonal, pad_params
 from rlsl_jax.networks.mlp import mlp_init
@@ -177,6 +177,26 @@ def test_mixture_with_random_h_pads_to_256_and_rejects_random_l():
     with pytest.raises(ValueError, match="random-L"):
         make_mixture(["ortho", "random-L"], OBS, ACT)
     assert make_train_dist("xe", OBS, ACT).name == "xe"  # one name: that distribution itself
+
+
+def test_weighted_mixture_parsing_and_proportions():
+    assert parse_train_dist("mix4") == (["ortho", "ortho-std1", "xe", "xe-std1"], None)
+    assert parse_train_dist("ortho, xe-std1") == (["ortho", "xe-std1"], None)
+    assert parse_train_dist("ortho:2,xe-std1:2") == (["ortho", "xe-std1"], None)  # equal weights: uniform
+    assert parse_train_dist("ortho:3,xe-std1") == (["ortho", "xe-std1"], [3.0, 1.0])
+    for bad in ("ortho:0,xe", "ortho:x", "ortho,ortho", "random-L:1", "", "ortho:-1"):
+        with pytest.raises(ValueError, match="train-dist"):
+            parse_train_dist(bad)
+    mix = make_train_dist("ortho:3,xe-std1:1", OBS, ACT)
+    assert mix.weights == (3.0, 1.0) and mix.name == "mix(ortho:3,xe-std1:1)"
+    key, n = jax.random.key(5), 4000
+    idx = np.asarray(mix.choices(key, n))
+    assert abs((idx == 0).mean() - 0.75) < 0.03
+    p = mix.sample(key, n)  # the learners sampled are those of the chosen components: head gain 1 only for xe-std1
+    head_norm = np.linalg.norm(np.asarray(p[2]["w"]).reshape(n, -1), axis=1)
+    assert ((head_norm > 0.3) == (idx == 1)).all()
+    with pytest.raises(ValueError, match="positive"):
+        MixtureDist("m", mix.components, (1.0, 0.0))
 
 
 def test_grid():

@@ -10,7 +10,7 @@ from rlsl_jax.networks.minatar import (
 from rlsl_jax.networks.distributions import (
     DIST_DESCRIPTIONS, DIST_NAMES, FIXED_SHAPE_DISTS, GRID_DEPTHS, GRID_WIDTHS, MIXTURE_ALIASES, TABLE1_DISTS,
     LearnerGroup, MixtureDist, PaddedDist, RandomDepthDist, RandomWidthDist, grid_dist, grid_dists,
-    learner_groups, make_learner_dist, make_mixture, make_train_dist, parse_dist_names,
+    learner_groups, make_learner_dist, make_mixture, make_train_dist, parse_dist_names, parse_train_dist,
 )
 
 __all__ = [
@@ -18,7 +18,7 @@ __all__ = [
     "Categorical", "DiagGaussian", "DiscreteLearner", "Learner", "LearnerDist", "make_learner_dist", "cartpole_learner",
     "DIST_DESCRIPTIONS", "DIST_NAMES", "FIXED_SHAPE_DISTS", "GRID_DEPTHS", "GRID_WIDTHS", "MIXTURE_ALIASES",
     "TABLE1_DISTS", "LearnerGroup", "MixtureDist", "PaddedDist", "RandomDepthDist", "RandomWidthDist",
-    "grid_dist", "grid_dists", "learner_groups", "make_mixture", "make_train_dist", "parse_dist_names",
+    "grid_dist", "grid_dists", "learner_groups", "make_mixture", "make_train_dist", "parse_dist_names", "parse_train_dist",
     "MinAtarLearner", "MinAtarMLPLearner", "minatar_critic", "minatar_encoder_description", "minatar_learner",
     "minatar_spec", "minatar_split",
 ]

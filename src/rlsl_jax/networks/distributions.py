@@ -73,7 +73,10 @@ FIXED_SHAPE_DISTS: tuple[str, ...] = ("ortho", "ortho-std1", "xe", "xe-std1", "r
 MIXTURE_ALIASES: dict[str, tuple[str, ...]] = {
     "mix4": ("ortho", "ortho-std1", "xe", "xe-std1"),
     "mix5": ("ortho", "ortho-std1", "xe", "xe-std1", "random-h"),
+    "mix4w": ("ortho", "ortho-std1", "xe", "xe-std1"),
 }
+# Weighted aliases: the component weights (an alias not listed here is uniform).
+MIXTURE_WEIGHTS: dict[str, tuple[float, ...]] = {"mix4w": (4.0, 1.0, 1.0, 2.0)}
 GRID_DEPTHS: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
 GRID_WIDTHS: tuple[int, ...] = (32, 64, 128, 256)
 
@@ -282,7 +285,8 @@ class PaddedDist(DiscreteLearner):
 
 @dataclasses.dataclass(frozen=True)
 class MixtureDist(DiscreteLearner):
-    """Each learner is drawn from one of ``components``, chosen uniformly at random per learner.
+    """Each learner is drawn from one of ``components``, chosen at random per learner: uniformly,
+    or with probabilities proportional to ``weights`` (one positive number per component).
 
     All components must share one pytree shape and one ``apply`` (same activation); pad them
     (``PaddedDist``) to mix in a ``RandomWidthDist``. Sampling draws ``num`` learners from every
@@ -291,12 +295,18 @@ class MixtureDist(DiscreteLearner):
 
     name: str
     components: tuple
+    weights: tuple | None = None
 
     def __post_init__(self):
         comps = tuple(self.components)
         object.__setattr__(self, "components", comps)
         if not comps:
             raise ValueError("a mixture needs at least one component")
+        if self.weights is not None:
+            w = tuple(float(v) for v in self.weights)
+            if len(w) != len(comps) or not all(v > 0 and np.isfinite(v) for v in w):
+                raise ValueError(f"mixture weights must be {len(comps)} positive numbers, got {self.weights}")
+            object.__setattr__(self, "weights", w)
         for c in comps:
             if not hasattr(c, "sample"):
                 raise ValueError(f"{getattr(c, 'name', c)!r} has no fixed shape (e.g. random-L) and "
@@ -310,13 +320,18 @@ class MixtureDist(DiscreteLearner):
             raise ValueError("mixture components must share one parameter shape; got "
                              + "; ".join(f"{c.name}: {s}" for c, s in zip(comps, shapes)))
 
+    def _choose(self, key: jax.Array, num: int) -> jax.Array:
+        if self.weights is None:  # uniform: randint (the stream of runs made before weights existed)
+            return jax.random.randint(key, (num,), 0, len(self.components))
+        return jax.random.categorical(key, jnp.log(jnp.asarray(self.weights, jnp.float32)), shape=(num,))
+
     def choices(self, key: jax.Array, num: int) -> jax.Array:
         """Component index [num] of each learner that ``sample(key, num)`` draws."""
-        return jax.random.randint(jax.random.split(key)[0], (num,), 0, len(self.components))
+        return self._choose(jax.random.split(key)[0], num)
 
     def sample(self, key: jax.Array, num: int) -> Params:
         k_choice, k_comp = jax.random.split(key)
-        idx = jax.random.randint(k_choice, (num,), 0, len(self.components))
+        idx = self._choose(k_choice, num)
         samples = [c.sample(k, num) for c, k in zip(self.components, jax.random.split(k_comp, len(self.components)))]
         rows = jnp.arange(num)
         return jax.tree.map(lambda *xs: jnp.stack(xs)[idx, rows], *samples)
@@ -457,13 +472,18 @@ def parse_dist_names(text: str, allowed: Sequence[str] = DIST_NAMES, all_names: 
     return out
 
 
-def make_mixture(names: Sequence[str], obs_dim: int, num_actions: int, name: str | None = None):
-    """A uniform ``MixtureDist`` of the named fixed-shape distributions (one name: that distribution).
+def make_mixture(names: Sequence[str], obs_dim: int, num_actions: int, name: str | None = None,
+                 weights: Sequence[float] | None = None):
+    """A ``MixtureDist`` of the named fixed-shape distributions (one name: that distribution),
+    uniform or with probabilities proportional to ``weights`` (one per name, names distinct).
 
     Components are zero-padded to the widest hidden layers present (256 if "random-h" is
     included, else 64), so all share one pytree shape.
     """
-    names = list(dict.fromkeys(names))
+    if weights is None:
+        names = list(dict.fromkeys(names))
+    elif len(set(names)) != len(names) or len(weights) != len(names):
+        raise ValueError(f"weighted mixture: give each distribution once with one weight (got {list(names)})")
     bad = [n for n in names if n not in FIXED_SHAPE_DISTS]
     if bad:
         raise ValueError(f"{bad} cannot be trained against (no fixed shape) or are unknown; "
@@ -474,17 +494,42 @@ def make_mixture(names: Sequence[str], obs_dim: int, num_actions: int, name: str
     widest = max((d.spec.hidden for d in dists), key=lambda h: sum(h))
     comps = tuple(d if isinstance(d, RandomWidthDist) or d.spec.hidden == widest else PaddedDist(d, widest)
                   for d in dists)
-    return MixtureDist(name or "mix(" + ",".join(names) + ")", comps)
+    label = ",".join(names) if weights is None else ",".join(f"{n}:{w:g}" for n, w in zip(names, weights))
+    return MixtureDist(name or f"mix({label})", comps, None if weights is None else tuple(weights))
+
+
+def parse_train_dist(text: str) -> tuple[list[str], list[float] | None]:
+    """A --train-dist string -> (names, weights or None): one fixed-shape name, a comma-separated
+    list (uniform mixture), ``name:weight`` items (a weighted mixture, e.g. ``ortho:3,xe-std1:1``)
+    or an alias in ``MIXTURE_ALIASES``. ValueError (one line naming the choices) on bad input."""
+    if text in MIXTURE_ALIASES:
+        w = MIXTURE_WEIGHTS.get(text)
+        return list(MIXTURE_ALIASES[text]), (None if w is None else list(w))
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    names, weights = [], []
+    for it in items:
+        n, _, w = it.partition(":")
+        try:
+            wv = float(w) if w else 1.0
+        except ValueError:
+            wv = float("nan")
+        if n.strip() not in FIXED_SHAPE_DISTS or not wv > 0 or not np.isfinite(wv):
+            raise ValueError(f"--train-dist {text!r}: {it!r} is not NAME or NAME:WEIGHT (weight > 0) with NAME one of "
+                             f"{', '.join(FIXED_SHAPE_DISTS)}; or use an alias {', '.join(MIXTURE_ALIASES)}")
+        names.append(n.strip())
+        weights.append(wv)
+    if not names:
+        raise ValueError(f"empty --train-dist; choose from {list(FIXED_SHAPE_DISTS)} (comma-separated for a "
+                         f"mixture, NAME:WEIGHT for a weighted one) or an alias {list(MIXTURE_ALIASES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--train-dist {text!r}: each distribution once (weights give the proportions)")
+    return names, (None if len(set(weights)) == 1 else weights)
 
 
 def make_train_dist(text: str, obs_dim: int, num_actions: int):
-    """The learner distribution PPMO trains against, from a CLI string: one fixed-shape name,
-    a comma-separated list (uniform mixture) or an alias in ``MIXTURE_ALIASES``."""
-    names = list(MIXTURE_ALIASES[text]) if text in MIXTURE_ALIASES else [s.strip() for s in text.split(",") if s.strip()]
-    if not names:
-        raise ValueError(f"empty --train-dist; choose from {list(FIXED_SHAPE_DISTS)} (comma-separated for a "
-                         f"mixture) or an alias {list(MIXTURE_ALIASES)}")
-    return make_mixture(names, obs_dim, num_actions, name=text if text in MIXTURE_ALIASES else None)
+    """The learner distribution PPMO trains against, from a CLI string (``parse_train_dist``)."""
+    names, weights = parse_train_dist(text)
+    return make_mixture(names, obs_dim, num_actions, name=text if text in MIXTURE_ALIASES else None, weights=weights)
 
 
 def grid_dist(depth: int, width: int, obs_dim: int, num_actions: int) -> LearnerDist:

@@ -16,7 +16,9 @@ run (``studies.kshot.run_kshot``). Functions that write the machine stamp into a
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -25,19 +27,52 @@ from typing import Callable
 from rlsl_jax import checkpoint
 from rlsl_jax.config import config_from_dict, config_to_dict
 from rlsl_jax.distill.ppmo import PPMOConfig, make_meta_step
-from rlsl_jax.evaluate import load_dataset_for_env
+from rlsl_jax.evaluate import evaluate, load_dataset_for_env
 from rlsl_jax.logs import write_json
-from rlsl_jax.networks.distributions import DIST_DESCRIPTIONS, describe, make_train_dist
+from rlsl_jax.networks.distributions import DIST_DESCRIPTIONS, describe, make_learner_dist, make_train_dist
 from rlsl_jax.paper import cartpole_kmin as k_min
 from rlsl_jax.paper import table1_cell
 from rlsl_jax.parallel import is_main_process
-from rlsl_jax.runner import PPMO_LOG_FIELDS, run, seed_keys
-from rlsl_jax.studies.kshot import COLUMN_TITLES, cell, default_label, run_kshot
-from rlsl_jax.tasks.cartpole import CARTPOLE_ID, make_task
+from rlsl_jax.runner import PPMO_LOG_FIELDS, KShotCheck, run, seed_keys
+from rlsl_jax.studies.kshot import COLUMN_TITLES, cell, default_label, dist_key, kshot_tables, run_kshot
+from rlsl_jax.tasks.cartpole import CARTPOLE_ID
+from rlsl_jax.tasks.cartpole import PRESETS as CARTPOLE_PRESETS
+from rlsl_jax.tasks.cartpole import make_task
 
 DEFAULT_META_EPOCHS = "1:1000,2:3000,3:4000,4:5000,5:6000"
-# log.csv columns of a run: no periodic k-shot check here, so no kshot columns.
+# log.csv columns of a run without the periodic generality check (with it: PPMO_LOG_FIELDS).
 LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
+# The Λ column at k = N + 1 must reach at least this (sampled actions), whatever the paper's number.
+LAMBDA_FLOOR = 490.0
+# Distributions the periodic generality check scores (fixed-shape ones: one vmap each).
+CHECK_DISTS = ("ortho", "ortho-std1", "xe", "xe-std1", "random-h")
+AUTHORS = "authors"  # train_dist label of the paper authors' own datasets re-scored by our evaluator
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """What the Table 1 CLI defaults to: the PPMO config, the learner distribution it trains
+    against, meta-epochs per N, and the generality check (every, learners, stop ratio; every 0 = off)."""
+
+    config: PPMOConfig
+    train_dist: str
+    meta_epochs: str
+    check_every: int
+    check_learners: int = 100
+    check_stop: float | None = None
+    description: str = ""
+
+
+PRESETS = {
+    "ours": Preset(dataclasses.replace(CARTPOLE_PRESETS["ours"], population=4), "mix4w",
+                   "1:1500,2:3000,3:4000,4:5000,5:6000", 250, 100, 1.15,
+                   "trained for generality: P = 4 learners per meta-epoch from mix4w (a weighted mixture, Λ 4 : "
+                   "Ortho std=1 1 : Xe 1 : Xe std=1 2), X/Y Adam 5e-4, η at its own rate; the dataset kept is the best "
+                   "of a periodic check of every fixed-shape column"),
+    "paper": Preset(CARTPOLE_PRESETS["paper"], "ortho", DEFAULT_META_EPOCHS, 0, 100, None,
+                    "the paper's PPMO (P = 1 Λ learner, Adam 2.5e-4 for X, Y and η, η floor 1e-4), last dataset kept"),
+}
+DEFAULT_PRESET = "ours"
 
 
 class RunMismatch(ValueError):
@@ -77,6 +112,43 @@ def parse_ks(text: str, dims: int) -> list[int]:
     return list(dict.fromkeys(out))
 
 
+def column_target(dims: int, k: int, dist: str) -> float | None:
+    """What a column must reach: the paper's mean (``paper.table1_cell``), and for Λ at k = N + 1
+    at least ``LAMBDA_FLOOR``; None where the paper has no number."""
+    p = table1_cell(dims, k, dist)
+    target = None if p is None else float(p[0])
+    if dist == "ortho" and k == k_min(dims):
+        target = max(target or 0.0, LAMBDA_FLOOR)
+    return target
+
+
+def check_bar(target: float, stop: float | None) -> float:
+    """The bar a column's check score is measured against: its target, or with ``stop`` the
+    target × stop, but never above max(target, 495) (a return cannot exceed 500)."""
+    return target if stop is None else min(stop * target, max(target, 495.0))
+
+
+def generality_check(dims: int, k: int, every: int, learners: int, seed: int, stop: float | None = None,
+                     dists: tuple[str, ...] = CHECK_DISTS) -> KShotCheck:
+    """Every ``every`` meta-epochs, score the dataset with ``learners`` fresh learners of each of
+    ``dists`` (sampled actions, the same learners each time, not those of the final evaluation).
+    The check's value (log.csv kshot_mean) is the WORST column's mean / ``check_bar`` (its
+    ``column_target`` raised by ``stop``); the best dataset by it is kept, and the run stops once
+    it reaches 1, i.e. every column clears its bar (``stop`` None: never stops)."""
+    task = make_task(CARTPOLE_ID, {"num_dims": dims})
+    cols = [(d, make_learner_dist(d, 4 * dims, 2 * dims), column_target(dims, k, d)) for d in dists]
+    cols = [(d, learner, check_bar(t, stop)) for d, learner, t in cols if t]
+    if not cols:
+        raise ValueError(f"no paper numbers for N={dims}, k={k}: nothing to check against")
+
+    def score(ds):
+        ratios = [evaluate(dist_key(seed + 3_000_017, d), ds, task.env, task.env_params, learner, learners)["mean"]
+                  / bar for d, learner, bar in cols]
+        return min(ratios), 0.0
+
+    return KShotCheck(every, score, None if stop is None else 1.0)
+
+
 def slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
@@ -90,10 +162,12 @@ def run_tag(dims: int, k: int, train_dist: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, train_dist: str, seed: int,
-           chunk: int, checkpoint_every: int, progress: bool, mesh=None) -> dict:
+           chunk: int, checkpoint_every: int, progress: bool, mesh=None, check: KShotCheck | None = None) -> dict:
     """Trains (or resumes) the run in ``run_dir`` up to ``meta_epochs``; returns its run info
     (run.json). With a device ``mesh`` the population is sharded over it; only process 0 writes
-    files (multi-host). :class:`RunMismatch` if ``run_dir`` holds another run."""
+    files (multi-host). :class:`RunMismatch` if ``run_dir`` holds another run. With a ``check``
+    (``generality_check``) the dataset kept is the best one it saw, and a run it stopped counts
+    as finished."""
     task = make_task(CARTPOLE_ID, {"num_dims": dims})
     learner = make_train_dist(train_dist, 4 * dims, 2 * dims)
     info_path = run_dir / "run.json"
@@ -102,13 +176,16 @@ def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, 
     if info is not None and (config_from_dict(PPMOConfig, info["config"]) != cfg or info["seed"] != seed
                              or info["train_dist"] != train_dist):
         raise RunMismatch(f"{run_dir} holds a run with another config/seed/train-dist; use another --out")
-    if done is not None and done >= meta_epochs:
-        print(f"[{run_dir.name}] already trained to meta-epoch {done}", file=sys.stderr, flush=True)
+    if done is not None and (done >= meta_epochs or (info or {}).get("stopped_at_check")):
+        print(f"[{run_dir.name}] already trained to meta-epoch {done}"
+              + (" (stopped by the generality check)" if done < meta_epochs else ""), file=sys.stderr, flush=True)
         return info
     run_dir.mkdir(parents=True, exist_ok=True)
     info = {"env_id": CARTPOLE_ID, "env_kwargs": {"num_dims": dims}, "k": k, "seed": seed, "train_dist": train_dist,
             "train_dist_description": describe(learner), "config": config_to_dict(cfg),
-            "train_wall_s": (info or {}).get("train_wall_s", 0.0)}
+            "train_wall_s": (info or {}).get("train_wall_s", 0.0),
+            "check": None if check is None else {"every": check.every, "stops_when_bars_cleared": check.target is not None,
+                                                 "dists": list(CHECK_DISTS)}}
     main_process = is_main_process()
     if main_process:
         write_json(info_path, info)
@@ -121,10 +198,13 @@ def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, 
     init, meta_step = make_meta_step(cfg, task.env, task.env_params, learner, mesh=mesh)
     k_init, k_epochs = seed_keys(seed)
     state, rinfo = run(init, meta_step, epochs=meta_epochs, init_key=k_init, epoch_key=k_epochs, out_dir=run_dir,
-                       resume=True, checkpoint_every=checkpoint_every, metadata=metadata, log_fields=LOG_FIELDS,
-                       chunk=chunk, progress=progress)
+                       resume=True, checkpoint_every=checkpoint_every, metadata=metadata, chunk=chunk,
+                       log_fields=LOG_FIELDS if check is None else PPMO_LOG_FIELDS, progress=progress, check=check)
     info["train_wall_s"] = round(float(info["train_wall_s"]) + rinfo["wall_s"], 2)
     info["meta_epochs"] = int(state.meta_epoch)
+    info["stopped_at_check"] = bool(check is not None and rinfo["stopped_early"])
+    if rinfo["best"] is not None:
+        info["best_check"] = {"meta_epoch": rinfo["best"].meta_epoch, "worst_ratio": round(rinfo["best"].mean, 4)}
     if main_process:
         write_json(info_path, info)
         checkpoint.export_npz(run_dir / "checkpoints", run_dir / "dataset.npz")
@@ -133,7 +213,8 @@ def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, 
 
 def run_dataset(run_dir: Path, env, env_params):
     """(dataset, meta-epoch) of a run: its newest orbax checkpoint, or, where the checkpoints are
-    not kept (they are git-ignored), its exported dataset.npz and run.json."""
+    not kept (they are git-ignored), its exported dataset.npz and run.json. The meta-epoch is the
+    run's length (the dataset kept may be an earlier one: run.json's best_check says which)."""
     if (run_dir / "checkpoints").is_dir():
         ds, meta = load_dataset_for_env(run_dir / "checkpoints", env, env_params)
         return ds, int(meta["step"])
@@ -144,35 +225,85 @@ def run_dataset(run_dir: Path, env, env_params):
 def evaluate_run(run_dir: Path, result_path: Path, dims: int, k: int, dists: list[str], modes: list[str],
                  learners: int, episodes: int, seed: int, train_dist: str, mesh=None, *,
                  machine: Callable[[], dict]) -> dict:
-    """k-shot results of the newest dataset of ``run_dir`` (re-used from ``result_path`` when the
-    dataset's meta-epoch, learners, episodes and seed match and every distribution is there);
-    new results are written to ``result_path`` with the stamp ``machine()``."""
+    """k-shot results of the dataset of ``run_dir`` (``run_dataset``; see ``evaluate_dataset``)."""
     task = make_task(CARTPOLE_ID, {"num_dims": dims})
     ds, step = run_dataset(run_dir, task.env, task.env_params)
+    run_info = json.loads((run_dir / "run.json").read_text())
+    extra = {"train_wall_s": run_info.get("train_wall_s"), "config": run_info.get("config"),
+             "best_check": run_info.get("best_check"), "check": run_info.get("check")}
+    return evaluate_dataset(ds, step, run_dir.name, result_path, dims, k, dists, modes, learners, episodes, seed,
+                            train_dist, extra, mesh, machine=machine)
+
+
+def evaluate_authors(path: Path, result_path: Path, dims: int, dists: list[str], modes: list[str], learners: int,
+                     episodes: int, seed: int, mesh=None, *, machine: Callable[[], dict]) -> dict:
+    """k-shot results of the paper authors' own dataset at ``path`` (their npz, k = N + 1) with
+    our evaluator, so the paper's cells can be told apart from our datasets' differences."""
+    task = make_task(CARTPOLE_ID, {"num_dims": dims})
+    ds, _ = load_dataset_for_env(path, task.env, task.env_params)
+    extra = {"source": str(path), "config": None}
+    return evaluate_dataset(ds, 0, f"{AUTHORS} {dims}d", result_path, dims, int(ds.x.shape[0]), dists, modes,
+                            learners, episodes, seed, AUTHORS, extra, mesh, machine=machine)
+
+
+def evaluate_dataset(ds, step: int, name: str, result_path: Path, dims: int, k: int, dists: list[str],
+                     modes: list[str], learners: int, episodes: int, seed: int, train_dist: str, extra: dict,
+                     mesh=None, *, machine: Callable[[], dict]) -> dict:
+    """k-shot results of ``ds`` (re-used from ``result_path`` when the dataset's meta-epoch,
+    learners, episodes and seed match and every distribution is there); new results are written
+    to ``result_path`` with the stamp ``machine()`` and the fields of ``extra``."""
+    task = make_task(CARTPOLE_ID, {"num_dims": dims})
     if int(ds.x.shape[0]) != k:
-        raise RunMismatch(f"{run_dir}: its dataset has k = {int(ds.x.shape[0])}, but this cell is k = {k}; "
+        raise RunMismatch(f"{name}: its dataset has k = {int(ds.x.shape[0])}, but this cell is k = {k}; "
                           f"choose another --out (nothing was written)")
     old = json.loads(result_path.read_text()) if result_path.exists() else None
     same = old is not None and all(old.get(a) == b for a, b in (("meta_epochs", step), ("learners", learners),
                                                                  ("episodes", episodes), ("seed", seed)))
     todo = [d for d in dists if not (same and all(m in old["results"].get(d, {}) for m in modes))]
     if not todo:
-        print(f"[{run_dir.name}] k-shot results up to date", file=sys.stderr, flush=True)
+        print(f"[{name}] k-shot results up to date", file=sys.stderr, flush=True)
         return old
-    print(f"[{run_dir.name}] k-shot evaluation at meta-epoch {step}: {learners} learners × {len(todo)} "
+    print(f"[{name}] k-shot evaluation at meta-epoch {step}: {learners} learners × {len(todo)} "
           f"distributions", file=sys.stderr, flush=True)
     t = time.time()
     out = run_kshot(ds, task.env, task.env_params, todo, modes, learners, episodes, seed, chunk=1000, mesh=mesh)
     results = {**(old["results"] if same else {}), **out["results"]}
-    run_info = json.loads((run_dir / "run.json").read_text())
     res = {"dims": dims, "k": k, "meta_epochs": step, "train_dist": train_dist, "learners": learners,
            "episodes": episodes, "seed": seed, "inner_lr": float(ds.inner_lr), "modes": modes,
-           "train_wall_s": run_info.get("train_wall_s"), "eval_wall_s": round(time.time() - t, 2),
-           "config": run_info.get("config"), "machine": machine(), "results": results}
+           "eval_wall_s": round(time.time() - t, 2), **extra, "machine": machine(), "results": results}
     if is_main_process():
         result_path.parent.mkdir(parents=True, exist_ok=True)
         write_json(result_path, res)
     return res
+
+
+def grid_of_run(run_dir: Path, out_path: Path, dims: int, learners: int, seed: int, mesh=None) -> Path | None:
+    """Table 6's grid (Λ's init on L 0..5 tanh hidden layers × h 32..256) on the run's dataset,
+    ``learners`` per cell, as markdown at ``out_path`` (kept while the run's meta-epoch is unchanged)."""
+    task = make_task(CARTPOLE_ID, {"num_dims": dims})
+    ds, step = run_dataset(run_dir, task.env, task.env_params)
+    head = (f"Table 6 grid on `{run_dir.name}` (meta-epoch {step}), {learners} fresh learners per cell, "
+            f"seed {seed}; mean ± std over learners")
+    if out_path.exists() and out_path.read_text().startswith(head):
+        return out_path
+    print(f"[{run_dir.name}] Table 6 grid: {learners} learners × 21 cells", file=sys.stderr, flush=True)
+    out = run_kshot(ds, task.env, task.env_params, [], ["sampled", "greedy"], learners, 1, seed, chunk=1000,
+                    grid=True, mesh=mesh)
+    if is_main_process():
+        out_path.write_text(head + "\n\n" + kshot_tables(default_label(dims, int(ds.x.shape[0])), out,
+                                                         ["sampled", "greedy"]) + "\n")
+    return out_path
+
+
+def release_compiled() -> None:
+    """Drops every compiled JAX program of this process (``jax.clear_caches``). A whole-table run
+    compiles a few hundred programs (a meta-step per run; learners of each distribution, depth
+    group and grid cell per dataset); kept alive, their code mappings reached the kernel's limit
+    (vm.max_map_count, 65530 here) and XLA:CPU failed with "LLVM compilation error: Cannot allocate
+    memory" at N = 2. Call it between cells; the persistent compilation cache makes recompiling cheap."""
+    import jax
+
+    jax.clear_caches()
 
 
 def plot_kmin_dataset(out: Path, dims: int, k: int, train_dist: str) -> Path:
@@ -239,48 +370,110 @@ def results_markdown(results: list[dict], dists: list[str], modes: list[str]) ->
     """Table 1 layout: one block of rows per dataset (paper, ours sampled, ours greedy)."""
     head = "| dataset | source | " + " | ".join(COLUMN_TITLES.get(d, d) for d in dists) + " |"
     lines = [head, "|---|---|" + "---|" * len(dists)]
-    order = sorted(results, key=lambda r: (r["dims"], r["k"], r["train_dist"] != "ortho", r["train_dist"]))
+    order = sorted(results, key=lambda r: (r["dims"], r["k"], r["train_dist"] != AUTHORS, r["train_dist"] != "ortho",
+                                           r["train_dist"]))
     last = None
     for r in order:
         label = default_label(r["dims"], r["k"])
         if (r["dims"], r["k"]) != last:
             lines.append(f"| **{label}** | paper | " + " | ".join(paper_cell(r["dims"], r["k"], d) for d in dists) + " |")
             last = (r["dims"], r["k"])
-        trained = "" if r["train_dist"] == "ortho" else f", trained on {r['train_dist']}"
+        trained = ("" if r["train_dist"] == "ortho" else ", authors' dataset" if r["train_dist"] == AUTHORS
+                   else f", trained on {r['train_dist']}")
+        who = "authors' dataset, our evaluator" if r["train_dist"] == AUTHORS else None
         for m in modes:
             cells = [cell(r["results"].get(d, {}).get(m)) for d in dists]
-            lines.append(f"| {label} | ours, {m}{trained} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} | {who + ', ' + m if who else f'ours, {m}{trained}'} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def runs_markdown(results: list[dict]) -> str:
-    lines = ["| dataset | trained against | meta-epochs | P | inner lr | distil s | k-shot eval s | learners |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | trained against | meta-epochs | dataset kept (check: worst column / its bar) | P | X, Y lr "
+             "| inner lr | distil s | k-shot eval s | learners |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: (r["dims"], r["k"], r["train_dist"])):
-        cfg = r.get("config") or {}
-        lines.append(f"| {default_label(r['dims'], r['k'])} | {r['train_dist']} | {r['meta_epochs']} | "
-                     f"{cfg.get('population', '?')} | {r['inner_lr']:.3g} | {r.get('train_wall_s')} | "
-                     f"{r.get('eval_wall_s')} | {r['learners']} |")
+        if r["train_dist"] == AUTHORS:
+            continue
+        cfg, best = r.get("config") or {}, r.get("best_check")
+        kept = "last" if not best else f"{best['meta_epoch']} ({best['worst_ratio']:.2f})"
+        lines.append(f"| {default_label(r['dims'], r['k'])} | {r['train_dist']} | {r['meta_epochs']} | {kept} | "
+                     f"{cfg.get('population', '?')} | {cfg.get('lr', '?')} | {r['inner_lr']:.3g} | "
+                     f"{r.get('train_wall_s')} | {r.get('eval_wall_s')} | {r['learners']} |")
     return "\n".join(lines)
 
 
-def targets_markdown(results: list[dict]) -> str:
-    """Checks the issue's targets: Λ >= 490 at k = N + 1; beat the paper on every known
-    out-of-distribution cell (sampled actions, the paper's protocol)."""
-    lines = []
-    for r in sorted(results, key=lambda r: (r["dims"], r["k"], r["train_dist"])):
-        label = default_label(r["dims"], r["k"]) + ("" if r["train_dist"] == "ortho" else f" (trained on {r['train_dist']})")
-        s = {d: v.get("sampled") for d, v in r["results"].items()}
-        if r["k"] == k_min(r["dims"]) and s.get("ortho"):
-            ok = s["ortho"]["mean"] >= 490
-            lines.append(f"- {label}: Λ ≥ 490? {'yes' if ok else 'NO'} ({s['ortho']['mean']:.1f})")
-        for d in DIST_DESCRIPTIONS:
-            paper = table1_cell(r["dims"], r["k"], d)
-            if d != "ortho" and paper is not None and s.get(d):
-                ok = s[d]["mean"] > paper[0]
-                lines.append(f"- {label}: {COLUMN_TITLES[d]} beats the paper's {paper[0]:g}? {'yes' if ok else 'NO'} "
-                             f"({s[d]['mean']:.1f})")
-    return "\n".join(lines) or "- (no results yet)"
+def verdict(ours: dict | None, dims: int, k: int, dist: str) -> tuple[str, bool | None]:
+    """(cell text, passed) of one column: ours − the paper's mean ± the standard error of that
+    difference (both over their learners; the paper's n = 1000), ✓ when ours ≥ the paper's mean
+    (and, for Λ at k = N + 1, ≥ ``LAMBDA_FLOOR``); ("—", None) where either number is missing."""
+    p = table1_cell(dims, k, dist)
+    if ours is None or p is None:
+        return "—", None
+    diff = ours["mean"] - p[0]
+    se = math.sqrt(ours["std"] ** 2 / max(ours["n"], 1) + p[1] ** 2 / 1000)
+    ok = ours["mean"] >= (column_target(dims, k, dist) or p[0])
+    return f"{'✓' if ok else '✗'} {diff:+.1f} ± {se:.1f}", ok
+
+
+def verdicts_markdown(results: list[dict], mode: str = "sampled") -> str:
+    """Per dataset and training distribution: every column's verdict (``verdict``) and the count
+    of cells at or above the paper. Random L is judged twice: with tanh (the paper's text) and
+    without activations (what the paper's number came from)."""
+    cols = ["ortho", "ortho-std1", "xe", "xe-std1", "random-h", "random-L", "random-L-noact"]
+    lines = ["| dataset | trained on | " + " | ".join(COLUMN_TITLES[c] for c in cols) + " | ≥ paper (6 columns) |",
+             "|---|---|" + "---|" * (len(cols) + 1)]
+    totals: dict[str, list[int]] = {}
+    for r in sorted(results, key=lambda r: (r["train_dist"], r["dims"], r["k"])):
+        if r["train_dist"] == AUTHORS:
+            continue
+        cells = [verdict(r["results"].get(c, {}).get(mode), r["dims"], r["k"], c) for c in cols]
+        passed = [ok for (_, ok), c in zip(cells, cols) if c != "random-L-noact" and ok is not None]
+        t = totals.setdefault(r["train_dist"], [0, 0])
+        t[0], t[1] = t[0] + sum(passed), t[1] + len(passed)
+        lines.append(f"| {default_label(r['dims'], r['k'])} | {r['train_dist']} | " + " | ".join(c for c, _ in cells)
+                     + f" | {sum(passed)}/{len(passed)} |")
+    if not totals:
+        return "- (no results yet)"
+    lines += ["", *[f"- trained on {d}: **{a}/{b}** measured cells at or above the paper's mean ({mode} actions; "
+                    f"Random L with tanh)" for d, (a, b) in totals.items()]]
+    return "\n".join(lines)
+
+
+def plot_columns(results: list[dict], path: Path, mode: str = "sampled") -> Path | None:
+    """OUT/table1_columns.png: one panel per learner distribution, the datasets along x, bars of
+    the paper's mean and of each training distribution's (authors' datasets included) with
+    standard-error whiskers. None (nothing drawn) when there are no results."""
+    if not results:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cols = ["ortho", "ortho-std1", "xe", "xe-std1", "random-h", "random-L", "random-L-noact"]
+    cells = sorted({(r["dims"], r["k"]) for r in results})
+    sources = sorted({r["train_dist"] for r in results}, key=lambda t: (t != AUTHORS, t))
+    by = {(r["dims"], r["k"], r["train_dist"]): r for r in results}
+    fig, axes = plt.subplots(2, 4, figsize=(18, 7.5))
+    x, w = np.arange(len(cells)), 0.8 / (1 + len(sources))
+    for ax, c in zip(axes.flat, cols):
+        paper = [table1_cell(d, k, c) for d, k in cells]
+        ax.bar(x, [p[0] if p else np.nan for p in paper], w, color="0.6", label="paper")
+        for i, src in enumerate(sources, 1):
+            vals = [by.get((d, k, src), {}).get("results", {}).get(c, {}).get(mode) for d, k in cells]
+            ax.bar(x + i * w, [v["mean"] if v else np.nan for v in vals], w,
+                   yerr=[v["std"] / math.sqrt(v["n"]) if v else 0 for v in vals], capsize=2,
+                   label="authors' dataset, our evaluator" if src == AUTHORS else f"ours ({src})")
+        ax.set_xticks(x + 0.4 - w / 2, [f"{d}D k{k}" for d, k in cells], rotation=60, fontsize=8)
+        ax.set_title(COLUMN_TITLES[c], fontsize=10)
+        ax.set_ylim(0, 510)
+    axes.flat[-1].axis("off")
+    axes.flat[0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"Table 1 by column: mean return over fresh learners ({mode} actions), ± standard error", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def write_results_md(out: Path, dists: list[str], modes: list[str], argv: list[str], *,
@@ -292,6 +485,7 @@ def write_results_md(out: Path, dists: list[str], modes: list[str], argv: list[s
     dates = sorted(r["machine"]["date_utc"] for r in results) or [stamp["date_utc"]]
     dated = dates[0] if dates[0] == dates[-1] else f"{dates[0]} – {dates[-1]}"
     all_dists = [d for d in DIST_DESCRIPTIONS if any(d in r["results"] for r in results)] or dists
+    columns_png = plot_columns(results, out / "table1_columns.png")
     figs = sorted(p.name for p in out.glob("fig4_*.png"))
     text = [
         "# Table 1: k-shot returns of distilled N-D cart-pole datasets",
@@ -310,9 +504,14 @@ def write_results_md(out: Path, dists: list[str], modes: list[str], argv: list[s
         "",
         results_markdown(results, all_dists, modes),
         "",
-        "## Targets",
+        "## Verdicts: ours − paper per cell",
         "",
-        targets_markdown(results),
+        "Sampled actions (the paper's protocol). Each cell: ✓ if our mean ≥ the paper's (Λ at k = N + 1: "
+        f"and ≥ {LAMBDA_FLOOR:g}), then ours − paper ± the standard error of that difference "
+        "(std/√n of both; the paper's n = 1000).",
+        "",
+        verdicts_markdown(results),
+        *(["", f"![{columns_png.name}]({columns_png.name})"] if columns_png else []),
         "",
         "## Runs",
         "",
@@ -324,6 +523,10 @@ def write_results_md(out: Path, dists: list[str], modes: list[str], argv: list[s
                  "Pole-angle entries θ of each synthetic state (radians) and the softmaxed labels "
                  "(action probabilities the targets encode; actions: −i / +i push axis i left / right).", ""]
         text += [f"![{f}]({f})" for f in figs] + [""]
+    grids = sorted(p.name for p in out.glob("table6_*.md"))
+    if grids:
+        text += ["## Table 6 grids (each k_min dataset; Λ's init on L tanh hidden layers × width h)", "",
+                 *[f"- [{g}]({g})" for g in grids], ""]
     notes = out / "NOTES.md"
     if notes.exists():
         text += [notes.read_text().rstrip(), ""]
