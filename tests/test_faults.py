@@ -300,8 +300,8 @@ LEARN = ["--num-envs", "2", "--rollout-steps", "16", "--minibatch-size", "8", "-
 BASE = {  # tiny budgets: a case that wrongly passes validation ends soon (and fails the test)
     "cartpole": [*TINY, "--meta-epochs", "1", "--out", "{out}"],
     "kshot": ["--learners", "2", "--chunk", "2", "--modes", "sampled"],
-    "table1": ["--out", "{out}", "--dims", "1", "--ks", "2", "--meta-epochs", "1", "--learners", "2", "--dists",
-               "ortho", "--modes", "sampled", "--no-progress", *LEARN],
+    "table1": ["--preset", "paper", "--out", "{out}", "--dims", "1", "--ks", "2", "--meta-epochs", "1", "--learners",
+               "2", "--dists", "ortho", "--modes", "sampled", "--no-progress", *LEARN],
     "ppo": ["--out", "{out}", "--total-steps", "64", "--eval-episodes", "1", "--select-episodes", "0", "--no-progress",
             *LEARN],
     "kmin": ["--out", "{out}", "--dims", "1", "--ks", "1", "--seeds", "1", "--meta-epochs", "1", "--learners", "2",

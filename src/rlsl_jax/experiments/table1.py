@@ -81,7 +81,7 @@ def validate(args):
     except ValueError:
         raise cli.UsageError(f"--dims {args.dims!r}: expected comma-separated integers") from None
     if not dims or min(dims) < 1:
-        raise cli.UsageError(f"--dims must be integers >= 1 (got {args.dims!r})")
+        raise cli.UsageError(f"--dims must all be >= 1 (got {args.dims!r})")
     try:
         meta_epochs = table1.parse_meta_epochs(args.meta_epochs, dims)
         ks = {d: table1.parse_ks(args.ks, d) for d in dims}
