@@ -282,7 +282,9 @@ def grid_of_run(run_dir: Path, out_path: Path, dims: int, learners: int, seed: i
     ``learners`` per cell, as markdown at ``out_path`` (kept while the run's meta-epoch is unchanged)."""
     task = make_task(CARTPOLE_ID, {"num_dims": dims})
     ds, step = run_dataset(run_dir, task.env, task.env_params)
-    head = (f"Table 6 grid on `{run_dir.name}` (meta-epoch {step}), {learners} fresh learners per cell, "
+    best = json.loads((run_dir / "run.json").read_text()).get("best_check") if (run_dir / "run.json").exists() else None
+    kept = f"dataset of meta-epoch {best['meta_epoch']} of {step}" if best else f"meta-epoch {step}"
+    head = (f"Table 6 grid on `{run_dir.name}` ({kept}), {learners} fresh learners per cell, "
             f"seed {seed}; mean ± std over learners")
     if out_path.exists() and out_path.read_text().startswith(head):
         return out_path
