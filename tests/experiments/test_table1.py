@@ -7,6 +7,7 @@ import pytest
 
 from conftest import run_cli
 from rlsl_jax.distill.ppmo import PPMOConfig
+from rlsl_jax.checkpoint import load_dataset
 from rlsl_jax.studies import table1
 from rlsl_jax.studies.table1 import k_min, paper_cell, parse_ks, parse_meta_epochs, run_tag
 
@@ -103,7 +104,23 @@ def test_table1_tiny_run_with_mixture(tmp_path):
     assert rows[0].split(",") == list(table1.PPMO_LOG_FIELDS) and all(r.split(",")[-2] for r in rows[1:])
     ratios = [float(r.split(",")[-2]) for r in rows[1:]]
     assert res["best_check"]["worst_ratio"] == pytest.approx(max(ratios), abs=1e-4)
-    assert (run_dir / "dataset.npz").exists()
+    # η calibrated after training on the check's columns: every factor scored, the npz holds η × scale
+    assert set(run_info["eta_calibration"]["ratios"]) == {str(float(f)) for f in table1.ETA_SCALES}
+    scale, (ds, _) = run_info["eta_scale"], load_dataset(run_dir / "dataset.npz")
+    trained, _ = load_dataset(run_dir / "checkpoints")
+    assert float(ds.inner_lr) == pytest.approx(float(trained.inner_lr) * scale, rel=1e-6)
+    assert res["inner_lr"] == pytest.approx(float(ds.inner_lr), rel=1e-6) and res["eta_scale"] == scale
+
+
+def test_choose_scale_needs_more_columns_cleared():
+    """η is moved only to a factor clearing strictly more bars than the trained η; ties among the
+    rest go to the higher worst-column ratio."""
+    ratios = {0.5: {"a": 1.2, "b": 1.1, "c": 0.2}, 1.0: {"a": 1.5, "b": 0.9, "c": 0.8},
+              2.0: {"a": 1.6, "b": 1.0, "c": 0.3}}
+    assert table1.choose_scale(ratios) == 2.0  # 2 cleared (worst 0.3) beats 0.5 (worst 0.2) and 1.0 (1 cleared)
+    ratios[1.0]["b"] = 1.0  # now 1.0 clears as many as the best: keep the trained η
+    assert table1.choose_scale(ratios) == 1.0
+    assert table1.choose_scale({0.5: {"a": 0.1}, 2.0: {"a": 0.3}}) == 2.0  # without 1.0: the best
 
 
 def test_table1_bad_input_and_presets(tmp_path):
@@ -114,7 +131,8 @@ def test_table1_bad_input_and_presets(tmp_path):
         assert not (tmp_path / "x").exists()
     ours, paper = (run_cli(M, *a, "--help", timeout=120).stdout.replace("\n", " ") for a in ([], ["--preset", "paper"]))
     assert "--population POPULATION" in ours
-    for text, dist, pop, lr in ((ours, "mix4w", 4, "0.0005"), (paper, "ortho", 1, "0.00025")):
+    for text, dist, pop, lr, cal in ((ours, "mix4w", 4, "0.0005", True), (paper, "ortho", 1, "0.00025", False)):
         squeezed = " ".join(text.split())
+        assert f"(run.json eta_scale) (default: {cal})" in squeezed
         assert f"(default: {dist})" in squeezed and f"1 = the paper) (default: {pop})" in squeezed
         assert "Adam learning rate" in squeezed and f"(default: {lr})" in squeezed

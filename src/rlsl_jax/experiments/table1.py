@@ -5,19 +5,15 @@ verdict beside every cell, plus Table 6's grid and a Figure-4-style picture of e
     python -m rlsl_jax.experiments.table1 --out experiments/table1           # the whole table, ours
     python -m rlsl_jax.experiments.table1 --out D --preset paper --dims 1,2  # the paper's PPMO
 
-Presets (--preset) set the defaults of --train-dist, --meta-epochs, --check-* and the PPMO flags
-(--help shows them): ours trains for generality, paper is the paper's PPMO against Λ alone.
+--preset sets the defaults (--help shows them): ours trains for generality, paper is the paper's PPMO (Λ alone).
 
-Per (N, k) the run lives in OUT/runs/<tag>/ (orbax checkpoints, log.csv, dataset.npz, run.json);
-training resumes from there (a larger --meta-epochs continues it, an equal one skips it). The k-shot
-results go to OUT/results/<tag>.json (re-used when the dataset, learners and seed are unchanged)
-and OUT/RESULTS.md is rebuilt from every results file present (rows of separate invocations
-accumulate; OUT/NOTES.md, hand-written, is appended). --authors DIR also scores the paper authors'
-datasets (DIR/ndcartpole_<N>d_k<N+1>.npz) with our evaluator.
+Per (N, k) the run lives in OUT/runs/<tag>/ (checkpoints, log.csv, dataset.npz, run.json); training resumes
+from there (a larger --meta-epochs continues it, an equal one skips it). k-shot results go to OUT/results/<tag>.json
+(re-used while the dataset, learners and seed are unchanged); OUT/RESULTS.md is rebuilt from every results file
+(OUT/NOTES.md, hand-written, is appended). --authors DIR also scores the authors' DIR/ndcartpole_<N>d_k<N+1>.npz.
 
---train-dist: a fixed-shape Table 1 distribution, a comma-separated uniform mixture, NAME:WEIGHT
-items (a weighted mixture) or an alias: mix4 = ortho, ortho-std1, xe, xe-std1 (all 64-64);
-mix5 = mix4 + random-h (every component zero-padded to width 256, an exact equivalence).
+--train-dist: a fixed-shape Table 1 distribution, a comma-separated uniform mixture, NAME:WEIGHT items (a weighted
+mixture) or an alias: mix4 = ortho, ortho-std1, xe, xe-std1 (all 64-64); mix5 = mix4 + random-h (zero-padded to 256).
 """
 
 from __future__ import annotations
@@ -55,6 +51,8 @@ def build_parser(preset: str = table1.DEFAULT_PRESET) -> argparse.ArgumentParser
     add("--check-learners", type=int, default=pre.check_learners, help="learners per column (default: %(default)s)")
     add("--check-stop", type=float, default=pre.check_stop, help="stop a run once every checked column reaches this "
         "multiple of its target (default: %(default)s)")
+    add("--calibrate-eta", action=argparse.BooleanOptionalAction, default=pre.calibrate_eta, help="after training, "
+        "scale η by the factor whose check columns clear the most targets (run.json eta_scale) (default: %(default)s)")
     add("--dists", default="all", help="distributions to evaluate (comma-separated or 'all') (default: %(default)s)")
     add("--learners", type=int, default=1000, help="fresh learners per distribution (default: %(default)s)")
     add("--episodes", type=int, default=1, help="episodes per learner (default: %(default)s)")
@@ -130,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
                 elif not (run_dir / "checkpoints").is_dir() and not (run_dir / "dataset.npz").exists():
                     print(f"[{tag}] --eval-only: no run, skipped", file=sys.stderr, flush=True)
                     continue
+                if args.calibrate_eta and (run_dir / "checkpoints").is_dir():
+                    table1.calibrate_run(run_dir, dims, k, args.check_learners, args.seed)
                 table1.evaluate_run(run_dir, args.out / "results" / f"{tag}.json", dims, k, dists, modes,
                                     args.learners, args.episodes, args.seed, args.train_dist, mesh,
                                     machine=machine_info)

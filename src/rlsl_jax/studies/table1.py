@@ -46,6 +46,8 @@ LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
 LAMBDA_FLOOR = 490.0
 # Distributions the periodic generality check scores (fixed-shape ones: one vmap each).
 CHECK_DISTS = ("ortho", "ortho-std1", "xe", "xe-std1", "random-h")
+# Factors of the trained η that ``calibrate_inner_lr`` tries (1 = η as trained).
+ETA_SCALES = (0.25, 0.35, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)
 AUTHORS = "authors"  # train_dist label of the paper authors' own datasets re-scored by our evaluator
 
 
@@ -61,6 +63,7 @@ class Preset:
     check_learners: int = 100
     check_stop: float | None = None
     description: str = ""
+    calibrate_eta: bool = False
 
 
 PRESETS = {
@@ -68,7 +71,8 @@ PRESETS = {
                    "1:1500,2:3000,3:8000,4:10000,5:12000", 250, 100, 1.15,
                    "trained for generality: P = 4 learners per meta-epoch from mix4w (a weighted mixture, Λ 4 : "
                    "Ortho std=1 1 : Xe 1 : Xe std=1 2), X/Y Adam 5e-4, η at its own rate; the dataset kept is the best "
-                   "of a periodic check of every fixed-shape column"),
+                   "of a periodic check of every fixed-shape column, its η then calibrated on the same check",
+                   calibrate_eta=True),
     "paper": Preset(CARTPOLE_PRESETS["paper"], "ortho", DEFAULT_META_EPOCHS, 0, 100, None,
                     "the paper's PPMO (P = 1 Λ learner, Adam 2.5e-4 for X, Y and η, η floor 1e-4), last dataset kept"),
 }
@@ -128,25 +132,83 @@ def check_bar(target: float, stop: float | None) -> float:
     return target if stop is None else min(stop * target, max(target, 495.0))
 
 
-def generality_check(dims: int, k: int, every: int, learners: int, seed: int, stop: float | None = None,
-                     dists: tuple[str, ...] = CHECK_DISTS) -> KShotCheck:
-    """Every ``every`` meta-epochs, score the dataset with ``learners`` fresh learners of each of
-    ``dists`` (sampled actions, the same learners each time, not those of the final evaluation).
-    The check's value (log.csv kshot_mean) is the WORST column's mean / ``check_bar`` (its
-    ``column_target`` raised by ``stop``); the best dataset by it is kept, and the run stops once
-    it reaches 1, i.e. every column clears its bar (``stop`` None: never stops)."""
-    task = make_task(CARTPOLE_ID, {"num_dims": dims})
+def check_columns(dims: int, k: int, stop: float | None, dists: tuple[str, ...] = CHECK_DISTS) -> list[tuple]:
+    """(name, learner distribution, bar) of every column the generality check scores (those with
+    a paper number; bar = ``check_bar`` of its ``column_target``). ValueError if there is none."""
     cols = [(d, make_learner_dist(d, 4 * dims, 2 * dims), column_target(dims, k, d)) for d in dists]
     cols = [(d, learner, check_bar(t, stop)) for d, learner, t in cols if t]
     if not cols:
         raise ValueError(f"no paper numbers for N={dims}, k={k}: nothing to check against")
+    return cols
 
-    def score(ds):
-        ratios = [evaluate(dist_key(seed + 3_000_017, d), ds, task.env, task.env_params, learner, learners)["mean"]
-                  / bar for d, learner, bar in cols]
-        return min(ratios), 0.0
 
-    return KShotCheck(every, score, None if stop is None else 1.0)
+def column_ratios(ds, dims: int, cols: list[tuple], learners: int, seed: int) -> dict[str, float]:
+    """Each column's check score: mean return of ``learners`` fresh check learners (sampled
+    actions; the same learners for every dataset, not those of the final evaluation) / its bar."""
+    task = make_task(CARTPOLE_ID, {"num_dims": dims})
+    return {d: evaluate(dist_key(seed + 3_000_017, d), ds, task.env, task.env_params, learner, learners)["mean"] / bar
+            for d, learner, bar in cols}
+
+
+def generality_check(dims: int, k: int, every: int, learners: int, seed: int, stop: float | None = None,
+                     dists: tuple[str, ...] = CHECK_DISTS) -> KShotCheck:
+    """Every ``every`` meta-epochs, score the dataset on ``check_columns`` (``column_ratios``).
+    The check's value (log.csv kshot_mean) is the WORST column's mean / bar; the best dataset by
+    it is kept, and the run stops once it reaches 1, i.e. every column clears its bar (``stop``
+    None: never stops)."""
+    cols = check_columns(dims, k, stop, dists)
+    return KShotCheck(every, lambda ds: (min(column_ratios(ds, dims, cols, learners, seed).values()), 0.0),
+                      None if stop is None else 1.0)
+
+
+def choose_scale(ratios: dict[float, dict[str, float]]) -> float:
+    """The η factor whose columns clear the most bars (ratio ≥ 1), ties broken by the higher
+    worst ratio; 1.0 (η as trained) unless another factor clears strictly more columns."""
+    def cleared(s):
+        return sum(r >= 1.0 for r in ratios[s].values())
+
+    best = max(ratios, key=lambda s: (cleared(s), min(ratios[s].values())))
+    return best if 1.0 not in ratios or cleared(best) > cleared(1.0) else 1.0
+
+
+def calibrate_inner_lr(ds, dims: int, k: int, learners: int, seed: int,
+                       scales: tuple[float, ...] = ETA_SCALES) -> tuple[float, dict[float, dict[str, float]]]:
+    """One scalar chosen after training: the dataset's inner rate η × s for each s of ``scales``
+    is scored on the generality check's columns and learners (``column_ratios``, the bars being
+    the targets themselves, ``column_target``), and ``choose_scale`` picks s. The learned η is one rate for every learner distribution, and the
+    distributions want different ones (Λ a large η, Xe std=1 a small one at N ≥ 4): this moves
+    the dataset along that trade-off to where most columns clear their bars.
+    Returns (s, {s: {column: ratio}})."""
+    cols = check_columns(dims, k, None)
+    ratios = {float(s): column_ratios(ds.replace(inner_lr=ds.inner_lr * s), dims, cols, learners, seed)
+              for s in scales}
+    return choose_scale(ratios), ratios
+
+
+def calibrate_run(run_dir: Path, dims: int, k: int, learners: int, seed: int) -> float:
+    """``calibrate_inner_lr`` on the run's trained dataset, once per trained state: run.json
+    records ``eta_scale`` and every factor's column ratios, dataset.npz gets η × scale (the
+    checkpoints keep the trained η; ``run_dataset`` applies the scale). Returns the scale."""
+    info = json.loads((run_dir / "run.json").read_text())
+    if "eta_scale" in info:
+        return float(info["eta_scale"])
+    if not (run_dir / "checkpoints").is_dir():
+        raise ValueError(f"{run_dir}: no checkpoints to calibrate η from (its dataset.npz may already be calibrated)")
+    task = make_task(CARTPOLE_ID, {"num_dims": dims})
+    ds, meta = load_dataset_for_env(run_dir / "checkpoints", task.env, task.env_params)
+    print(f"[{run_dir.name}] calibrating η ({float(ds.inner_lr):.3g}) over × {', '.join(map(str, ETA_SCALES))}",
+          file=sys.stderr, flush=True)
+    scale, ratios = calibrate_inner_lr(ds, dims, k, learners, seed)
+    info["eta_scale"] = scale
+    info["eta_calibration"] = {"learners": learners, "ratios": {
+        str(s): {d: round(r, 4) for d, r in cols.items()} for s, cols in ratios.items()}}
+    print(f"[{run_dir.name}] η × {scale:g} (columns clearing their bars: "
+          f"{sum(r >= 1 for r in ratios[scale].values())}/{len(ratios[scale])})", file=sys.stderr, flush=True)
+    if is_main_process():
+        write_json(run_dir / "run.json", info)
+        if scale != 1.0:  # dataset.npz already holds the trained η (``distil`` exported it)
+            checkpoint.write_npz(ds.replace(inner_lr=ds.inner_lr * scale), meta, run_dir / "dataset.npz")
+    return scale
 
 
 def slug(text: str) -> str:
@@ -214,10 +276,12 @@ def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, 
 def run_dataset(run_dir: Path, env, env_params):
     """(dataset, meta-epoch) of a run: its newest orbax checkpoint, or, where the checkpoints are
     not kept (they are git-ignored), its exported dataset.npz and run.json. The meta-epoch is the
-    run's length (the dataset kept may be an earlier one: run.json's best_check says which)."""
+    run's length (the dataset kept may be an earlier one: run.json's best_check says which). A
+    calibrated run's η (run.json ``eta_scale``, ``calibrate_run``) is η × scale either way."""
     if (run_dir / "checkpoints").is_dir():
         ds, meta = load_dataset_for_env(run_dir / "checkpoints", env, env_params)
-        return ds, int(meta["step"])
+        info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+        return ds.replace(inner_lr=ds.inner_lr * float(info.get("eta_scale", 1.0))), int(meta["step"])
     ds, _ = load_dataset_for_env(run_dir / "dataset.npz", env, env_params)
     return ds, int(json.loads((run_dir / "run.json").read_text())["meta_epochs"])
 
@@ -230,7 +294,8 @@ def evaluate_run(run_dir: Path, result_path: Path, dims: int, k: int, dists: lis
     ds, step = run_dataset(run_dir, task.env, task.env_params)
     run_info = json.loads((run_dir / "run.json").read_text())
     extra = {"train_wall_s": run_info.get("train_wall_s"), "config": run_info.get("config"),
-             "best_check": run_info.get("best_check"), "check": run_info.get("check")}
+             "best_check": run_info.get("best_check"), "check": run_info.get("check"),
+             "eta_scale": run_info.get("eta_scale")}
     return evaluate_dataset(ds, step, run_dir.name, result_path, dims, k, dists, modes, learners, episodes, seed,
                             train_dist, extra, mesh, machine=machine)
 
@@ -249,7 +314,7 @@ def evaluate_authors(path: Path, result_path: Path, dims: int, dists: list[str],
 def evaluate_dataset(ds, step: int, name: str, result_path: Path, dims: int, k: int, dists: list[str],
                      modes: list[str], learners: int, episodes: int, seed: int, train_dist: str, extra: dict,
                      mesh=None, *, machine: Callable[[], dict]) -> dict:
-    """k-shot results of ``ds`` (re-used from ``result_path`` when the dataset's meta-epoch,
+    """k-shot results of ``ds`` (re-used from ``result_path`` when the dataset's meta-epoch and η,
     learners, episodes and seed match and every distribution is there); new results are written
     to ``result_path`` with the stamp ``machine()`` and the fields of ``extra``."""
     task = make_task(CARTPOLE_ID, {"num_dims": dims})
@@ -258,7 +323,8 @@ def evaluate_dataset(ds, step: int, name: str, result_path: Path, dims: int, k: 
                           f"choose another --out (nothing was written)")
     old = json.loads(result_path.read_text()) if result_path.exists() else None
     same = old is not None and all(old.get(a) == b for a, b in (("meta_epochs", step), ("learners", learners),
-                                                                 ("episodes", episodes), ("seed", seed)))
+                                                                 ("episodes", episodes), ("seed", seed),
+                                                                 ("inner_lr", float(ds.inner_lr))))
     todo = [d for d in dists if not (same and all(m in old["results"].get(d, {}) for m in modes))]
     if not todo:
         print(f"[{name}] k-shot results up to date", file=sys.stderr, flush=True)
@@ -282,8 +348,10 @@ def grid_of_run(run_dir: Path, out_path: Path, dims: int, learners: int, seed: i
     ``learners`` per cell, as markdown at ``out_path`` (kept while the run's meta-epoch is unchanged)."""
     task = make_task(CARTPOLE_ID, {"num_dims": dims})
     ds, step = run_dataset(run_dir, task.env, task.env_params)
-    best = json.loads((run_dir / "run.json").read_text()).get("best_check") if (run_dir / "run.json").exists() else None
-    kept = f"dataset of meta-epoch {best['meta_epoch']} of {step}" if best else f"meta-epoch {step}"
+    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    best, scale = info.get("best_check"), info.get("eta_scale", 1.0)
+    kept = (f"dataset of meta-epoch {best['meta_epoch']} of {step}" if best else f"meta-epoch {step}") + (
+        f", η × {scale:g} (calibrated)" if scale != 1.0 else "")
     head = (f"Table 6 grid on `{run_dir.name}` ({kept}), {learners} fresh learners per cell, "
             f"seed {seed}; mean ± std over learners")
     if out_path.exists() and out_path.read_text().startswith(head):
@@ -398,7 +466,8 @@ def runs_markdown(results: list[dict]) -> str:
         cfg, best = r.get("config") or {}, r.get("best_check")
         kept = "last" if not best else f"{best['meta_epoch']} ({best['worst_ratio']:.2f})"
         lines.append(f"| {default_label(r['dims'], r['k'])} | {r['train_dist']} | {r['meta_epochs']} | {kept} | "
-                     f"{cfg.get('population', '?')} | {cfg.get('lr', '?')} | {r['inner_lr']:.3g} | "
+                     f"{cfg.get('population', '?')} | {cfg.get('lr', '?')} | {r['inner_lr']:.3g}"
+                     + (f" (= trained × {r['eta_scale']:g})" if r.get("eta_scale") not in (None, 1.0) else "") + " | "
                      f"{r.get('train_wall_s')} | {r.get('eval_wall_s')} | {r['learners']} |")
     return "\n".join(lines)
 
