@@ -107,3 +107,24 @@ def test_resume_past_a_damaged_checkpoint_equals_uninterrupted(tmp_path, steps, 
     ds, meta = checkpoint.load_dataset(tmp_path / "run")  # step 6 was written anew over the damaged one
     assert meta["step"] == 6 and meta["skipped_steps"] == []
     np.testing.assert_array_equal(ds.x, np.asarray(full.dataset.x))
+
+
+def test_resume_rescores_the_kept_dataset_with_the_current_check(tmp_path, steps):
+    """A check that changed between runs (e.g. more learners) must not compare its scores with the
+    old check's: on resume the kept dataset is scored again, and a later dataset replaces it only
+    by beating THAT score."""
+    init, meta_step = steps
+    k_init, k_epochs = runner.seed_keys(3)
+    kw = dict(init_key=k_init, epoch_key=k_epochs, metadata=META, chunk=2, checkpoint_every=2, progress=False)
+    generous = runner.KShotCheck(2, lambda ds: (100.0, 0.0))  # the old check: one very lucky score
+    runner.run(init, meta_step, out_dir=tmp_path / "run", epochs=2, check=generous, **kw)
+    scored = []
+
+    def honest(ds):  # the new check scores by meta-epoch order: later datasets are better
+        scored.append(float(np.asarray(ds.x).sum()))
+        return float(len(scored)), 0.0
+
+    _, info = runner.run(init, meta_step, out_dir=tmp_path / "run", epochs=4, resume=True,
+                         check=runner.KShotCheck(2, honest), **kw)
+    assert len(scored) == 2  # the kept dataset of meta-epoch 2 again, then meta-epoch 4's
+    assert info["best"].meta_epoch == 4 and info["best"].mean == 2.0

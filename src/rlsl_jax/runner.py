@@ -63,7 +63,8 @@ class KShotCheck:
     """Periodic k-shot check during a distillation: every ``every`` meta-epochs ``score(dataset)``
     -> (mean, std) over fresh learners is logged (kshot_mean/kshot_std in log.csv); the run stops
     once the mean reaches ``target`` (None: never). The best-scoring dataset is kept: it is what
-    the checkpoints' dataset item (and so ``load_dataset``) and the run's dataset.npz hold."""
+    the checkpoints' dataset item (and so ``load_dataset``) and the run's dataset.npz hold. On a
+    resume the kept dataset is scored again by the current check before later ones compete."""
 
     every: int
     score: Callable[[Any], tuple[float, float]]
@@ -210,9 +211,11 @@ def run(
                     saved = {"x": ds.x, "y": ds.y, "inner_lr": ds.inner_lr, "encoder": ds.encoder,
                              "log_std": ds.log_std, **ds_meta.get("extra", {})}
                     ds = {k: saved[k] for k in like}
-                b = meta["best"]
-                best = Best(int(b["meta_epoch"]), float(b["kshot_mean"]), float(b["kshot_std"]),
-                            jax.tree.map(jnp.asarray, ds))
+                ds = jax.tree.map(jnp.asarray, ds)
+                # re-scored by THIS check: the saved score may come from another one (e.g. more
+                # learners after a resume), and later checks must be compared on the same scale
+                mean, std = check.score(ds)
+                best = Best(int(meta["best"]["meta_epoch"]), float(mean), float(std), ds)
 
     log = CSVLog(Path(out_dir) / "log.csv", log_fields) if (out_dir is not None and log_fields and main) else None
     wall_before = 0.0  # training wall seconds of the calls before this resume (log.csv's wall_s goes on from it)
