@@ -175,9 +175,10 @@ def calibrate_inner_lr(ds, dims: int, k: int, learners: int, seed: int,
                        scales: tuple[float, ...] = ETA_SCALES) -> tuple[float, dict[float, dict[str, float]]]:
     """One scalar chosen after training: the dataset's inner rate η × s for each s of ``scales``
     is scored on the generality check's columns and learners (``column_ratios``, the bars being
-    the targets themselves, ``column_target``), and ``choose_scale`` picks s. The learned η is one rate for every learner distribution, and the
-    distributions want different ones (Λ a large η, Xe std=1 a small one at N ≥ 4): this moves
-    the dataset along that trade-off to where most columns clear their bars.
+    the targets themselves, ``column_target``), and ``choose_scale`` picks s. The learned η is
+    one rate for every learner distribution, and the distributions want different ones (Λ a
+    large η, Xe std=1 a small one at N ≥ 4): this moves the dataset along that trade-off to
+    where most columns clear their bars.
     Returns (s, {s: {column: ratio}})."""
     cols = check_columns(dims, k, None)
     ratios = {float(s): column_ratios(ds.replace(inner_lr=ds.inner_lr * s), dims, cols, learners, seed)
