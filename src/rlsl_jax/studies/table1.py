@@ -68,7 +68,7 @@ class Preset:
 
 PRESETS = {
     "ours": Preset(dataclasses.replace(CARTPOLE_PRESETS["ours"], population=4), "mix4w",
-                   "1:1500,2:3000,3:8000,4:10000,5:12000", 250, 100, 1.15,
+                   "1:1500,2:3000,3:5000,4:6000,5:6000", 250, 100, 1.15,
                    "trained for generality: P = 4 learners per meta-epoch from mix4w (a weighted mixture, Λ 4 : "
                    "Ortho std=1 1 : Xe 1 : Xe std=1 2), X/Y Adam 5e-4, η at its own rate; the dataset kept is the best "
                    "of a periodic check of every fixed-shape column, its η then calibrated on the same check",
