@@ -1,6 +1,7 @@
 """The Table-1 driver: one tiny distillation through the CLI and one bad-input run as subprocesses;
 its library ``rlsl_jax.studies.table1`` (parsing, run tags, RESULTS.md) in-process."""
 
+import dataclasses
 import json
 
 import pytest
@@ -33,6 +34,28 @@ def test_table1_helpers():
     assert table1.check_bar(68.1, 1.15) == pytest.approx(78.315) and table1.check_bar(68.1, None) == 68.1
 
 
+def test_plan_row_lambda_only_kmin_rows():
+    """Preset ours: the k = N + 1 rows of N >= 4 are the cart-pole CLI's Λ run (P = 1, its preset,
+    a Λ check every 50 with 500 learners stopping at 495, η as trained) whatever the other flags;
+    every other row is trained as the flags say."""
+    pre = table1.PRESETS["ours"]
+    assert pre.lambda_kmin_from == 4 and table1.PRESETS["paper"].lambda_kmin_from == 0
+    assert [table1.is_lambda_row(n, k, 4) for n, k in ((4, 5), (5, 6), (3, 4), (4, 512), (6, 7))] == [
+        True, True, False, False, True]
+    assert not table1.is_lambda_row(5, 6, 0)
+    kw = dict(config=pre.config, train_dist="mix4w", check_every=250, check_learners=100, check_stop=1.15,
+              calibrate_eta=True, lambda_kmin_from=4)
+    lam, mix = table1.plan_row(4, 5, 0, **kw), table1.plan_row(4, 512, 0, **kw)
+    assert (lam.train_dist, lam.config.k, lam.config.population, lam.calibrate_eta) == ("ortho", 5, 1, False)
+    assert lam.config == dataclasses.replace(table1.CARTPOLE_PRESETS["ours"], k=5)
+    assert (lam.check.every, lam.check.target, lam.check_dists, lam.check_value) == (50, 495.0, ("ortho",),
+                                                                                      "lambda_mean")
+    assert (mix.train_dist, mix.config.k, mix.config.population, mix.calibrate_eta) == ("mix4w", 512, 4, True)
+    assert (mix.check.every, mix.check.target, mix.check_dists) == (250, 1.0, table1.CHECK_DISTS)
+    assert table1.plan_row(4, 5, 0, **{**kw, "lambda_kmin_from": 0}).train_dist == "mix4w"
+    assert table1.plan_row(1, 2, 0, **{**kw, "check_every": 0}).check is None
+
+
 def _result(dims, k, train_dist, sampled):
     r = {d: {"sampled": {"mean": m, "std": 1.0, "n": 4}, "greedy": {"mean": m, "std": 0.0, "n": 4}} for d, m in sampled.items()}
     return {"dims": dims, "k": k, "meta_epochs": 10, "train_dist": train_dist, "learners": 4, "episodes": 1,
@@ -61,6 +84,7 @@ def test_results_md_layout_and_targets(tmp_path):
     assert "| 1D 2-shot | ortho | ✓ +0.0 ± 0.5 | — | ✓ +98.0 ± 6.7 | — | — | — | ✗ -1.0 ± 0.5 | 2/2 |" in md
     assert "| 2D 3-shot | mix4 | ✗ +36.0 ± 4.8 |" in md  # above the paper's 364 but below the Λ floor 490
     assert "- trained on ortho: **2/2** measured cells" in md and "- trained on mix4: **0/1**" in md
+    assert "- the whole table (one dataset per row): **2/3** cells" in md
     assert "| 1D 2-shot | ortho | 10 | last | 1 | ? | 0.5 | 1.0 | 2.0 | 4 |" in md
     assert "![table1_columns.png](table1_columns.png)" in md and (tmp_path / "table1_columns.png").stat().st_size > 5000
     stamp = {"processor": "here", "cpu_count": 1, "backend": "cpu", "devices": ["cpu:0"], "jax": "x", "platform": "p",
@@ -131,8 +155,9 @@ def test_table1_bad_input_and_presets(tmp_path):
         assert not (tmp_path / "x").exists()
     ours, paper = (run_cli(M, *a, "--help", timeout=120).stdout.replace("\n", " ") for a in ([], ["--preset", "paper"]))
     assert "--population POPULATION" in ours
-    for text, dist, pop, lr, cal in ((ours, "mix4w", 4, "0.0005", True), (paper, "ortho", 1, "0.00025", False)):
+    for text, dist, pop, lr, cal, lam in ((ours, "mix4w", 4, "0.0005", True, 4),
+                                          (paper, "ortho", 1, "0.00025", False, 0)):
         squeezed = " ".join(text.split())
-        assert f"(run.json eta_scale) (default: {cal})" in squeezed
+        assert f"(run.json eta_scale) (default: {cal})" in squeezed and f"0 = no such rows (default: {lam})" in squeezed
         assert f"(default: {dist})" in squeezed and f"1 = the paper) (default: {pop})" in squeezed
         assert "Adam learning rate" in squeezed and f"(default: {lr})" in squeezed

@@ -4,9 +4,7 @@ verdict beside every cell, plus Table 6's grid and a Figure-4-style picture of e
 
     python -m rlsl_jax.experiments.table1 --out experiments/table1           # the whole table, ours
     python -m rlsl_jax.experiments.table1 --out D --preset paper --dims 1,2  # the paper's PPMO
-
 --preset sets the defaults (--help shows them): ours trains for generality, paper is the paper's PPMO (Λ alone).
-
 Per (N, k) the run lives in OUT/runs/<tag>/ (checkpoints, log.csv, dataset.npz, run.json); training resumes
 from there (a larger --meta-epochs continues it, an equal one skips it). k-shot results go to OUT/results/<tag>.json
 (re-used while the dataset, learners and seed are unchanged); OUT/RESULTS.md is rebuilt from every results file
@@ -19,7 +17,6 @@ mixture) or an alias: mix4 = ortho, ortho-std1, xe, xe-std1 (all 64-64); mix5 = 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -53,6 +50,11 @@ def build_parser(preset: str = table1.DEFAULT_PRESET) -> argparse.ArgumentParser
         "multiple of its target (default: %(default)s)")
     add("--calibrate-eta", action=argparse.BooleanOptionalAction, default=pre.calibrate_eta, help="after training, "
         "scale η by the factor whose check columns clear the most targets (run.json eta_scale) (default: %(default)s)")
+    add("--lambda-kmin-from", type=int, default=pre.lambda_kmin_from, metavar="N", help="the k = N + 1 rows of every "
+        "N >= this are trained against Λ alone, as `python -m rlsl_jax.experiments.cartpole --dims N --k N+1` does "
+        f"(its preset, P = 1; a Λ check every {table1.LAMBDA_ROW_CHECK_EVERY} meta-epochs with "
+        f"{table1.LAMBDA_ROW_CHECK_LEARNERS} learners, stop at 495; η as trained), whatever the flags above; "
+        "0 = no such rows (default: %(default)s)")
     add("--dists", default="all", help="distributions to evaluate (comma-separated or 'all') (default: %(default)s)")
     add("--learners", type=int, default=1000, help="fresh learners per distribution (default: %(default)s)")
     add("--episodes", type=int, default=1, help="episodes per learner (default: %(default)s)")
@@ -91,7 +93,7 @@ def validate(args):
     if min(meta_epochs.values()) < 0:
         raise cli.UsageError(f"--meta-epochs must be >= 0 (got {args.meta_epochs})")
     cli.check_positive(args, POSITIVE)
-    cli.check_positive(args, ("check_every", "grid_learners"), minimum=0)
+    cli.check_positive(args, ("check_every", "grid_learners", "lambda_kmin_from"), minimum=0)
     if args.authors is not None and not args.authors.is_dir():
         raise cli.UsageError(f"--authors {args.authors}: not a directory (the authors' ndcartpole_<N>d_k<N+1>.npz)")
     cli.check_writable(args.out)
@@ -102,10 +104,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(preset_name(argv, table1.PRESETS, table1.DEFAULT_PRESET)).parse_args(argv)
     dims_list, ks, meta_epochs, dists, modes = validate(args)
-    cfg_base = config_from_args(PPMOConfig, args, k=1)
+    cfg = config_from_args(PPMOConfig, args, k=1)
     mesh, main_process = cli.setup_parallel(args, {"--population": args.population}), cli.is_main_process()
     cli.enable_compile_cache(args)
-
     from rlsl_jax.cpu import configure_cpu
     from rlsl_jax.report import machine_info
     configure_cpu()
@@ -116,29 +117,28 @@ def main(argv: list[str] | None = None) -> None:
             table1.evaluate_authors(authors, args.out / "results" / f"{table1.AUTHORS}_{dims}d.json", dims, dists,
                                     modes, args.learners, args.episodes, args.seed, mesh, machine=machine_info)
         for k in ks[dims]:
-            tag = table1.run_tag(dims, k, args.train_dist)
+            row = table1.plan_row(dims, k, args.seed, config=cfg, **{f: getattr(args, f) for f in table1.ROW_FLAGS})
+            tag = table1.run_tag(dims, k, row.train_dist)
             run_dir = args.out / "runs" / tag
             try:
                 if not args.eval_only:
-                    check = table1.generality_check(dims, k, args.check_every, args.check_learners, args.seed,
-                                                    args.check_stop) if args.check_every else None
-                    table1.distil(run_dir, dims, k, meta_epochs[dims], dataclasses.replace(cfg_base, k=k),
-                                  args.train_dist, args.seed, args.chunk, args.checkpoint_every,
-                                  not args.no_progress, mesh, check)
+                    table1.distil(run_dir, dims, k, meta_epochs[dims], row.config, row.train_dist, args.seed,
+                                  args.chunk, args.checkpoint_every, not args.no_progress, mesh, row.check,
+                                  row.check_dists, row.check_value)
                 elif not (run_dir / "checkpoints").is_dir() and not (run_dir / "dataset.npz").exists():
                     print(f"[{tag}] --eval-only: no run, skipped", file=sys.stderr, flush=True)
                     continue
-                if args.calibrate_eta and (run_dir / "checkpoints").is_dir():
+                if row.calibrate_eta and (run_dir / "checkpoints").is_dir():
                     table1.calibrate_run(run_dir, dims, k, args.check_learners, args.seed)
                 table1.evaluate_run(run_dir, args.out / "results" / f"{tag}.json", dims, k, dists, modes,
-                                    args.learners, args.episodes, args.seed, args.train_dist, mesh,
+                                    args.learners, args.episodes, args.seed, row.train_dist, mesh,
                                     machine=machine_info)
             except (table1.RunMismatch, ValueError) as e:
                 raise cli.UsageError(str(e)) from e
             if k == table1.k_min(dims) and args.grid_learners:
                 table1.grid_of_run(run_dir, args.out / f"table6_{tag}.md", dims, args.grid_learners, args.seed, mesh)
             if k == table1.k_min(dims) and main_process:
-                table1.plot_kmin_dataset(args.out, dims, k, args.train_dist)
+                table1.plot_kmin_dataset(args.out, dims, k, row.train_dist)
             table1.release_compiled()
     if main_process:
         path = table1.write_results_md(args.out, dists, modes, ["python -m rlsl_jax.experiments.table1", *argv],

@@ -35,9 +35,9 @@ from rlsl_jax.paper import table1_cell
 from rlsl_jax.parallel import is_main_process
 from rlsl_jax.runner import PPMO_LOG_FIELDS, KShotCheck, run, seed_keys
 from rlsl_jax.studies.kshot import COLUMN_TITLES, cell, default_label, dist_key, kshot_tables, run_kshot
-from rlsl_jax.tasks.cartpole import CARTPOLE_ID
+from rlsl_jax.tasks.cartpole import CARTPOLE_ID, DEFAULT_TARGET, kshot_check, make_task
+from rlsl_jax.tasks.cartpole import DEFAULT_PRESET as CARTPOLE_DEFAULT_PRESET
 from rlsl_jax.tasks.cartpole import PRESETS as CARTPOLE_PRESETS
-from rlsl_jax.tasks.cartpole import make_task
 
 DEFAULT_META_EPOCHS = "1:1000,2:3000,3:4000,4:5000,5:6000"
 # log.csv columns of a run without the periodic generality check (with it: PPMO_LOG_FIELDS).
@@ -49,6 +49,10 @@ CHECK_DISTS = ("ortho", "ortho-std1", "xe", "xe-std1", "random-h")
 # Factors of the trained η that ``calibrate_inner_lr`` tries (1 = η as trained).
 ETA_SCALES = (0.25, 0.35, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)
 AUTHORS = "authors"  # train_dist label of the paper authors' own datasets re-scored by our evaluator
+# A Λ-only row (``Preset.lambda_kmin_from``) is the cart-pole CLI's run, ``python -m
+# rlsl_jax.experiments.cartpole --dims N --k N+1``: that CLI's preset and its default Λ check
+# (every 50 meta-epochs, 500 fresh Λ learners, stop once their mean reaches DEFAULT_TARGET = 495).
+LAMBDA_ROW_CHECK_EVERY, LAMBDA_ROW_CHECK_LEARNERS = 50, 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Preset:
     check_stop: float | None = None
     description: str = ""
     calibrate_eta: bool = False
+    lambda_kmin_from: int = 0  # k_min rows of N >= this are Λ-only rows (``plan_row``); 0 = none
 
 
 PRESETS = {
@@ -71,12 +76,52 @@ PRESETS = {
                    "1:1500,2:3000,3:5000,4:6000,5:6000", 250, 100, 1.15,
                    "trained for generality: P = 4 learners per meta-epoch from mix4w (a weighted mixture, Λ 4 : "
                    "Ortho std=1 1 : Xe 1 : Xe std=1 2), X/Y Adam 5e-4, η at its own rate; the dataset kept is the best "
-                   "of a periodic check of every fixed-shape column, its η then calibrated on the same check",
-                   calibrate_eta=True),
+                   "of a periodic check of every fixed-shape column, its η then calibrated on the same check; "
+                   "the k = N + 1 rows of N >= 4 against Λ alone (the cart-pole CLI's run), which keeps their Λ "
+                   "column >= 490", calibrate_eta=True, lambda_kmin_from=4),
     "paper": Preset(CARTPOLE_PRESETS["paper"], "ortho", DEFAULT_META_EPOCHS, 0, 100, None,
                     "the paper's PPMO (P = 1 Λ learner, Adam 2.5e-4 for X, Y and η, η floor 1e-4), last dataset kept"),
 }
 DEFAULT_PRESET = "ours"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """How one (N, k) row of the table is trained (``plan_row``): against which learner
+    distribution, with which PPMO config and periodic check (None: the last dataset is kept;
+    ``check_dists``: the columns it scores), and whether η is calibrated afterwards."""
+
+    train_dist: str
+    config: PPMOConfig
+    check: KShotCheck | None
+    check_dists: tuple[str, ...]
+    check_value: str  # run.json best_check's name for the check's value
+    calibrate_eta: bool
+
+
+def is_lambda_row(dims: int, k: int, lambda_kmin_from: int) -> bool:
+    """Whether (N, k) is a Λ-only row: k = N + 1 and N >= ``lambda_kmin_from`` (0: never)."""
+    return bool(lambda_kmin_from) and dims >= lambda_kmin_from and k == k_min(dims)
+
+
+ROW_FLAGS = ("train_dist", "check_every", "check_learners", "check_stop", "calibrate_eta", "lambda_kmin_from")
+
+
+def plan_row(dims: int, k: int, seed: int, *, config: PPMOConfig, train_dist: str, check_every: int,
+             check_learners: int, check_stop: float | None, calibrate_eta: bool, lambda_kmin_from: int = 0) -> Row:
+    """The row of (N, k): the given settings (``config`` with this k, ``generality_check`` when
+    ``check_every``), or, for a Λ-only row (``is_lambda_row``), the cart-pole CLI's run at k = N + 1
+    whatever the other settings: its preset (P = 1 Λ learner), its Λ check (``tasks.cartpole.kshot_check``:
+    every ``LAMBDA_ROW_CHECK_EVERY`` meta-epochs, ``LAMBDA_ROW_CHECK_LEARNERS`` learners, stop at
+    ``DEFAULT_TARGET``), η as trained. At N >= 4 the generality-trained k_min datasets leave Λ below
+    ``LAMBDA_FLOOR`` (experiments/table1/NOTES.md); the Λ-only ones keep it there and still clear most columns."""
+    if is_lambda_row(dims, k, lambda_kmin_from):
+        task = make_task(CARTPOLE_ID, {"num_dims": dims})
+        check = kshot_check(task, LAMBDA_ROW_CHECK_EVERY, DEFAULT_TARGET, LAMBDA_ROW_CHECK_LEARNERS, seed)
+        return Row("ortho", dataclasses.replace(CARTPOLE_PRESETS[CARTPOLE_DEFAULT_PRESET], k=k), check, ("ortho",),
+                   "lambda_mean", False)
+    check = generality_check(dims, k, check_every, check_learners, seed, check_stop) if check_every else None
+    return Row(train_dist, dataclasses.replace(config, k=k), check, CHECK_DISTS, "worst_ratio", calibrate_eta)
 
 
 class RunMismatch(ValueError):
@@ -225,12 +270,15 @@ def run_tag(dims: int, k: int, train_dist: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, train_dist: str, seed: int,
-           chunk: int, checkpoint_every: int, progress: bool, mesh=None, check: KShotCheck | None = None) -> dict:
+           chunk: int, checkpoint_every: int, progress: bool, mesh=None, check: KShotCheck | None = None,
+           check_dists: tuple[str, ...] = CHECK_DISTS, check_value: str = "worst_ratio") -> dict:
     """Trains (or resumes) the run in ``run_dir`` up to ``meta_epochs``; returns its run info
-    (run.json). With a device ``mesh`` the population is sharded over it; only process 0 writes
+    (run.json). With a device ``mesh`` the population is sharded over it (not when the mesh does
+    not divide it, e.g. a Λ-only row's P = 1: then it runs unsharded); only process 0 writes
     files (multi-host). :class:`RunMismatch` if ``run_dir`` holds another run. With a ``check``
-    (``generality_check``) the dataset kept is the best one it saw, and a run it stopped counts
-    as finished."""
+    (``generality_check``: the worst column's ratio; or a Λ check: Λ's mean return; ``plan_row``;
+    run.json records ``check_dists`` and the kept value as best_check[``check_value``]) the dataset
+    kept is the best one it saw, and a run it stopped counts as finished."""
     task = make_task(CARTPOLE_ID, {"num_dims": dims})
     learner = make_train_dist(train_dist, 4 * dims, 2 * dims)
     info_path = run_dir / "run.json"
@@ -248,7 +296,7 @@ def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, 
             "train_dist_description": describe(learner), "config": config_to_dict(cfg),
             "train_wall_s": (info or {}).get("train_wall_s", 0.0),
             "check": None if check is None else {"every": check.every, "stops_when_bars_cleared": check.target is not None,
-                                                 "dists": list(CHECK_DISTS)}}
+                                                 "dists": list(check_dists)}}
     main_process = is_main_process()
     if main_process:
         write_json(info_path, info)
@@ -258,6 +306,8 @@ def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, 
                 "seed": seed, "config": config_to_dict(cfg), "method": "ppmo"}
     print(f"[{run_dir.name}] distilling N={dims} k={k} against {train_dist} to meta-epoch {meta_epochs} "
           f"(from {done or 0})", file=sys.stderr, flush=True)
+    if mesh is not None and cfg.population % mesh.size:
+        mesh = None
     init, meta_step = make_meta_step(cfg, task.env, task.env_params, learner, mesh=mesh)
     k_init, k_epochs = seed_keys(seed)
     state, rinfo = run(init, meta_step, epochs=meta_epochs, init_key=k_init, epoch_key=k_epochs, out_dir=run_dir,
@@ -267,7 +317,7 @@ def distil(run_dir: Path, dims: int, k: int, meta_epochs: int, cfg: PPMOConfig, 
     info["meta_epochs"] = int(state.meta_epoch)
     info["stopped_at_check"] = bool(check is not None and rinfo["stopped_early"])
     if rinfo["best"] is not None:
-        info["best_check"] = {"meta_epoch": rinfo["best"].meta_epoch, "worst_ratio": round(rinfo["best"].mean, 4)}
+        info["best_check"] = {"meta_epoch": rinfo["best"].meta_epoch, check_value: round(rinfo["best"].mean, 4)}
     if main_process:
         write_json(info_path, info)
         checkpoint.export_npz(run_dir / "checkpoints", run_dir / "dataset.npz")
@@ -465,7 +515,8 @@ def runs_markdown(results: list[dict]) -> str:
         if r["train_dist"] == AUTHORS:
             continue
         cfg, best = r.get("config") or {}, r.get("best_check")
-        kept = "last" if not best else f"{best['meta_epoch']} ({best['worst_ratio']:.2f})"
+        kept = ("last" if not best else f"{best['meta_epoch']} ({best['worst_ratio']:.2f})" if "worst_ratio" in best
+                else f"{best['meta_epoch']} (Λ check: {best['lambda_mean']:.1f})")
         lines.append(f"| {default_label(r['dims'], r['k'])} | {r['train_dist']} | {r['meta_epochs']} | {kept} | "
                      f"{cfg.get('population', '?')} | {cfg.get('lr', '?')} | {r['inner_lr']:.3g}"
                      + (f" (= trained × {r['eta_scale']:g})" if r.get("eta_scale") not in (None, 1.0) else "") + " | "
@@ -507,6 +558,10 @@ def verdicts_markdown(results: list[dict], mode: str = "sampled") -> str:
         return "- (no results yet)"
     lines += ["", *[f"- trained on {d}: **{a}/{b}** measured cells at or above the paper's mean ({mode} actions; "
                     f"Random L with tanh)" for d, (a, b) in totals.items()]]
+    rows = [(r["dims"], r["k"]) for r in results if r["train_dist"] != AUTHORS]
+    if len(totals) > 1 and len(rows) == len(set(rows)):  # one dataset per (N, k): the table's own total
+        lines.append(f"- the whole table (one dataset per row): **{sum(a for a, _ in totals.values())}/"
+                     f"{sum(b for _, b in totals.values())}** cells at or above the paper's mean")
     return "\n".join(lines)
 
 
