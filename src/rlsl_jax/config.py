@@ -54,17 +54,17 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
             group.add_argument(flag, dest=f.name, type=typ, default=default, help=help_, choices=choices)
 
 
-def preset_name(argv: list[str] | None, presets: dict, default: str, flag: str = "--preset") -> str:
-    """First pass of a two-pass parser: the ``--preset`` named in ``argv`` (None: sys.argv), or
-    ``default`` when absent or unknown (the full parser, built with that preset's values as its
-    defaults, then reports an unknown name)."""
+def preset_name(argv: list[str] | None, presets, default: str | None, flag: str = "--preset") -> str | None:
+    """First pass of a two-pass parser: the ``--preset`` (or ``flag``) named in ``argv`` (None:
+    sys.argv), or ``default`` when absent or not in ``presets`` (None: any value is taken); the full
+    parser, built with that preset's values as its defaults, then reports an unknown name."""
     pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     pre.add_argument(flag, dest="preset", default=default)
     try:
         name = pre.parse_known_args(argv)[0].preset
     except argparse.ArgumentError:  # e.g. --preset without a name: the full parser says so
         return default
-    return name if name in presets else default
+    return name if presets is None or name in presets else default
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **overrides) -> Any:

@@ -55,3 +55,19 @@ def test_help_shows_the_preset_defaults(capsys, preset, envs, steps, ent, mb, ep
     assert "0 = off (default: 0)" in out and "each periodic check (default: 16)" in out
     assert "--k K number of synthetic states in the distilled dataset (default: 64)" in out
     assert (M.PRESETS[preset].num_envs, M.PRESETS[preset].rollout_steps, M.PRESETS[preset].k) == (envs, steps, 64)
+
+
+@pytest.mark.parametrize("argv, population", [(["--env", "hopper"], 4), (["--env", "brax/Hopper"], 4),
+                                              (["--env", "hopper", "--method", "ppo"], 1),
+                                              (["--env", "hopper", "--preset", "paper"], 1),
+                                              (["--env", "walker2d"], 1), ([], 1)])
+def test_help_shows_the_task_settings(capsys, argv, population):
+    """Preset ours' per-task settings (``TASK_SETTINGS``: Hopper PPMO at P = 4) are the defaults
+    --help shows once --env names the task; PPO and the paper preset keep P = 1."""
+    with pytest.raises(SystemExit) as e:
+        mujoco.main(argv + ["--help"])
+    assert e.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"1 = the paper) (default: {population})" in out and "PPMO per task: hopper population 4" in out
+    assert M.preset_config("ours", "hopper").population == 4 and M.preset_config("ours", "nosuch").population == 1
+    assert M.preset_config("ours", "hopper", "ppo") == M.PRESETS["ours"] == M.preset_config("ours")

@@ -1,15 +1,13 @@
 """Continuous-action PPMO (or direct PPO, --method ppo) on a MuJoCo task (brax or envpool MuJoCo-v4),
 or score a distilled dataset (--eval: fresh learners, one SGD step and one episode each).
 
-    python -m rlsl_jax.experiments.mujoco --env hopper --k 64 --meta-epochs 2000 --out runs/mujoco/hopper
     python -m rlsl_jax.experiments.mujoco --env hopper --backend envpool --out runs/mujoco/hopper_v4   # Table 3's
     python -m rlsl_jax.experiments.mujoco --eval runs/mujoco/hopper --eval-learners 64
 
 Learner, dataset and normalisation: rlsl_jax.tasks.mujoco; observation statistics are stored with the dataset and
-applied, frozen, by --eval; every reported return is the RAW env return. Presets: ours (default: 16 envs × 128 steps,
-CleanRL's 10 epochs × minibatches of 64 at 3e-4, no entropy bonus), paper (Appendix A: 10 × 200); k 64, ε 0.1. Writes
-to --out: checkpoints/ (--resume continues with the saved config), log.csv, learning_curve.png, dataset.npz (PPMO),
-summary.json. PPMO with --eval-every M (off by default) scores the dataset every M meta-epochs like --eval (log.csv:
+applied, frozen, by --eval; every reported return is the RAW env return. --preset: see below (`--env T --help` shows
+task T's defaults). Writes to --out: checkpoints/ (--resume continues with the saved config), log.csv, learning_curve.png,
+dataset.npz (PPMO), summary.json. PPMO with --eval-every M scores the dataset every M meta-epochs like --eval (log.csv:
 kshot_mean) and publishes the best one (summary.json: best_check).
 """
 
@@ -24,19 +22,21 @@ from rlsl_jax.config import add_config_args, config_from_args, config_from_dict,
 from rlsl_jax.distill.ppmo import PPMOConfig
 from rlsl_jax.logs import write_json
 from rlsl_jax.report import plot_curve
-from rlsl_jax.tasks.mujoco import BACKENDS, DEFAULT_PRESET, ENVS, EPISODE_LENGTH, METHODS, PRESETS
+from rlsl_jax.tasks.mujoco import (BACKENDS, DEFAULT_PRESET, ENVS, EPISODE_LENGTH, METHODS, PRESETS,
+                                   describe_task_settings, preset_config)
 
-POSITIVE = ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size", "episode_length",
-            "eval_learners")
+POSITIVE = ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size", "episode_length", "eval_learners")
 
 
-def build_parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
-    """The parser with ``preset``'s values as the defaults of the config flags (what --help shows)."""
+def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: str = "ppmo") -> argparse.ArgumentParser:
+    """The parser with ``preset``'s values, and its settings for the task ``env`` (PPMO), as the
+    defaults of the config flags (what --help shows)."""
     p = argparse.ArgumentParser(prog="python -m rlsl_jax.experiments.mujoco", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add = p.add_argument
-    add("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS), help="what the config flags below default to: "
-        "ours (16 envs × 128 steps, CleanRL's PPO update) or paper (Appendix A) (default: %(default)s)")
+    add("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS), help="what the config flags below default to (with "
+        f"--env: for that task): ours (16 envs × 128 steps, CleanRL's PPO update; PPMO per task: "
+        f"{describe_task_settings('ours')}) or paper (Appendix A) (default: %(default)s)")
     add("--env", default=None, help=f"task: {', '.join(ENVS)}; required for training")
     add("--backend", default="brax", choices=BACKENDS, help="brax (pure JAX, vmappable; brax's sizes: humanoid 244 "
         "obs, inverted_double_pendulum 8) or envpool (MuJoCo-v4 via make('envpool/<Task>-v4'))")
@@ -63,7 +63,7 @@ def build_parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
     add("--eval-learners", type=int, default=64, help="fresh learners to train and score")
     add("--greedy", action="store_true", help="evaluate with the action means instead of samples")
     cli.add_check_args(p.add_argument_group("periodic k-shot check (PPMO)"), eval_every=0, check_learners=16)
-    add_config_args(p, PPMOConfig, defaults=PRESETS[preset])
+    add_config_args(p, PPMOConfig, defaults=preset_config(preset, env, method))
     cli.add_parallel_args(p, what="the PPMO population and its envs (envpool: one pool per device)")
     cli.add_cache_args(p)
     return p
@@ -75,8 +75,7 @@ def validate(args, M) -> None:
     cli.check_positive(args, ("final_eval_learners",), minimum=0)
     try:
         M.check_brax_backend(args.brax_backend)
-        if args.env is not None:
-            args.env = M.check_env_name(args.env)
+        args.env = None if args.env is None else M.check_env_name(args.env)
         if args.eval is None and not args.resume and args.backend == "envpool":
             M.check_envpool()
     except ValueError as e:
@@ -106,7 +105,8 @@ def run_eval(args, M) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser(preset_name(argv, PRESETS, DEFAULT_PRESET)).parse_args(argv)
+    first = ((PRESETS, DEFAULT_PRESET), (None, None, "--env"), (METHODS, "ppmo", "--method"))  # preset, task, method
+    args = build_parser(*(preset_name(argv, *f) for f in first)).parse_args(argv)  # the preset's defaults for the task
     mesh = cli.setup_parallel(args)  # --distributed before brax/envpool load; population checked below
     from rlsl_jax.cpu import configure_cpu
     from rlsl_jax.tasks import mujoco as M

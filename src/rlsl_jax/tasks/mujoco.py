@@ -30,6 +30,7 @@ tasks, ``make("envpool/<Task>-v4")``). Presets (``PRESETS``, PPMOConfig values),
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -64,6 +65,13 @@ PRESETS = {
                        lr=3e-4, critic_lr=3e-4, ent_coef=0.0),
     "paper": PPMOConfig(k=64, clip_eps=0.1, num_envs=10, rollout_steps=200, minibatch_size=512),
 }
+# Per-task settings of a preset (PPMOConfig fields, PPMO runs only: PPO trains one agent) over
+# ``PRESETS``, applied by ``preset_config``; the mujoco CLI's defaults once --env names the task.
+# Each was measured on envpool MuJoCo-v4 (experiments/mujoco/RESULTS.md, its ablation lines):
+# Hopper at population 4 passed the paper's 1858 in 500 meta-epochs (1893.6 over 64 fresh
+# learners, 4.10 M env steps) where P = 1 scored 1561.5 after 4000 (8.19 M steps); Reacher at P = 4
+# gained nothing per env step, so it stays at 1.
+TASK_SETTINGS = {"ours": {"hopper": {"population": 4}}}
 # log.csv columns without the periodic k-shot check (with it: PPMO_LOG_FIELDS, adding kshot_mean/std)
 LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
 EVAL_SEED = 1_000_003  # k-shot learners and eval envs: seed + EVAL_SEED
@@ -76,6 +84,22 @@ def check_env_name(env: str) -> str:
     if name not in ENVS:
         raise ValueError(f"unknown env {env!r}; valid: {', '.join(ENVS)}")
     return name
+
+
+def preset_config(preset: str, env: str | None = None, method: str = "ppmo") -> PPMOConfig:
+    """``PRESETS[preset]`` with that preset's ``TASK_SETTINGS`` for ``env`` (a PPMO run of a known
+    task; otherwise the preset as it is)."""
+    try:
+        task = check_env_name(env) if env is not None and method == "ppmo" else None
+    except ValueError:  # an unknown name: reported by the caller's own check
+        task = None
+    return dataclasses.replace(PRESETS[preset], **TASK_SETTINGS.get(preset, {}).get(task, {}))
+
+
+def describe_task_settings(preset: str) -> str:
+    """'hopper population 4' (comma-separated per task) or 'none'."""
+    return ", ".join(f"{t} " + ", ".join(f"{f} {v}" for f, v in kw.items())
+                     for t, kw in TASK_SETTINGS.get(preset, {}).items()) or "none"
 
 
 def check_brax_backend(name: str | None) -> None:
