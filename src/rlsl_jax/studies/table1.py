@@ -545,7 +545,7 @@ def verdicts_markdown(results: list[dict], mode: str = "sampled") -> str:
     lines = ["| dataset | trained on | " + " | ".join(COLUMN_TITLES[c] for c in cols) + " | ≥ paper (6 columns) |",
              "|---|---|" + "---|" * (len(cols) + 1)]
     totals: dict[str, list[int]] = {}
-    for r in sorted(results, key=lambda r: (r["train_dist"], r["dims"], r["k"])):
+    for r in sorted(results, key=lambda r: (r["dims"], r["k"], r["train_dist"])):
         if r["train_dist"] == AUTHORS:
             continue
         cells = [verdict(r["results"].get(c, {}).get(mode), r["dims"], r["k"], c) for c in cols]
