@@ -128,3 +128,35 @@ def test_resume_rescores_the_kept_dataset_with_the_current_check(tmp_path, steps
                          check=runner.KShotCheck(2, honest), **kw)
     assert len(scored) == 2  # the kept dataset of meta-epoch 2 again, then meta-epoch 4's
     assert info["best"].meta_epoch == 4 and info["best"].mean == 2.0
+
+
+SAVE_ON_DEVICE_1 = """
+import os, sys, json
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax, jax.numpy as jnp
+from rlsl_jax import checkpoint
+from rlsl_jax.distill.dataset import Dataset
+dev = jax.devices()[1]
+ds = Dataset(x=jax.device_put(jnp.arange(6.0).reshape(3, 2), dev), y=jax.device_put(jnp.ones((3, 2)), dev),
+             inner_lr=jax.device_put(jnp.float32(0.5), dev))
+state = {"w": jax.device_put(jnp.arange(4.0), dev), "n": jax.device_put(jnp.int32(7), dev)}
+checkpoint.save(sys.argv[1], 3, state, ds, {"env_id": "NDCartPole-v0"})
+print(json.dumps({"devices": [str(d) for d in state["w"].devices()]}))
+"""
+
+
+def test_a_checkpoint_written_on_other_devices_loads_and_resumes_here(tmp_path):
+    """A checkpoint whose arrays lived on a device this process does not have (there: a second
+    simulated CPU; in use: a GPU run resumed or loaded on a CPU) is restored onto this process's
+    devices: ``load_dataset`` by its saved structure, ``restore`` by ``abstract_like`` of a fresh
+    state; orbax alone refuses it (the saved placement)."""
+    from conftest import run_script_json
+
+    assert run_script_json(SAVE_ON_DEVICE_1, str(tmp_path / "ck"))["devices"] == ["cpu:1"]
+    assert len(jax.devices()) == 1
+    ds, meta = checkpoint.load_dataset(tmp_path / "ck")
+    np.testing.assert_array_equal(ds.x, np.arange(6.0).reshape(3, 2)) and meta["step"] == 3
+    fresh = {"w": jax.numpy.zeros(4), "n": jax.numpy.int32(0)}
+    state, meta = checkpoint.restore(tmp_path / "ck", checkpoint.abstract_like(fresh))
+    np.testing.assert_array_equal(state["w"], np.arange(4.0))
+    assert int(state["n"]) == 7 and state["w"].devices() == {jax.devices()[0]}

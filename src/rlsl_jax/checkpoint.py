@@ -223,10 +223,40 @@ def _steps_list(steps: list[int]) -> str:
     return ", ".join(map(str, steps))
 
 
+def placed_here(tree: Any) -> Any:
+    """``tree``'s leaves (arrays, ShapeDtypeStructs or orbax array metadata) as ShapeDtypeStructs
+    placed in THIS process: a leaf's own ``jax.sharding.Sharding`` if it has one (a fresh state's,
+    sharded over a mesh or not), else the first local device. Restoring into it reads a checkpoint
+    written on other devices (a run trained on a GPU, resumed or loaded on a CPU) instead of failing
+    on the placement saved with it."""
+    default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+    def leaf(x):
+        sharding = getattr(x, "sharding", None)
+        return jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                    sharding=sharding if isinstance(sharding, jax.sharding.Sharding) else default)
+
+    return jax.tree.map(leaf, tree)
+
+
+def abstract_like(state: Any) -> Any:
+    """The restore target of a checkpoint of ``state``: its structure, shapes and dtypes
+    (``jax.eval_shape``) with the placement of its arrays (``placed_here``)."""
+    return placed_here(jax.tree.map(lambda s, a: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=getattr(
+        a, "sharding", None)), jax.eval_shape(lambda: state), state))
+
+
+def _dataset_args(step_dir: Path) -> Any:
+    """Restore args of a step's dataset item (its saved structure, ``placed_here``) and metadata."""
+    saved = ocp.StandardCheckpointHandler().metadata(step_dir / "dataset").tree
+    return ocp.args.Composite(dataset=ocp.args.StandardRestore(placed_here(saved)), metadata=ocp.args.JsonRestore())
+
+
 def _restore_intact(directory: Path, step: int | None, args: Any, done: str) -> tuple[int, dict, list[int]]:
-    """Restores ``args`` at ``step``, or (``step`` None) at the newest step that can be read.
-    Returns (step used, orbax output, steps skipped as unreadable). One stderr line if it skipped
-    any; :class:`CheckpointError` if no step could be read. Deletes nothing."""
+    """Restores ``args`` (or ``args(step directory)`` if it is a function) at ``step``, or (``step``
+    None) at the newest step that can be read. Returns (step used, orbax output, steps skipped as
+    unreadable). One stderr line if it skipped any; :class:`CheckpointError` if no step could be
+    read. Deletes nothing."""
     with _manager(directory, max_to_keep=None, create=False) as mngr:
         steps = sorted(mngr.all_steps(), reverse=True)
         if step is not None and int(step) not in steps:
@@ -239,7 +269,7 @@ def _restore_intact(directory: Path, step: int | None, args: Any, done: str) -> 
         used, out = None, None
         for candidate in candidates:
             try:
-                restored = mngr.restore(candidate, args=args)
+                restored = mngr.restore(candidate, args=args(directory / str(candidate)) if callable(args) else args)
                 if not isinstance(restored["metadata"], dict):
                     raise ValueError(f"metadata is a JSON {type(restored['metadata']).__name__}, not an object")
             except Exception as e:  # orbax, tensorstore, json: any failure to read makes the step unusable
@@ -269,7 +299,9 @@ def _restore_intact(directory: Path, step: int | None, args: Any, done: str) -> 
 
 def restore(directory: str | os.PathLike, abstract_state: Any, step: int | None = None) -> tuple[Any, dict]:
     """Restores (state, metadata) at ``step`` (default: the newest readable one) into the structure
-    of ``abstract_state`` (e.g. ``jax.eval_shape(init, key)``).
+    of ``abstract_state`` (``abstract_like(fresh_state)``, or e.g. ``jax.eval_shape(init, key)``),
+    placed by ``placed_here`` (its leaves' shardings, else the first local device), whatever
+    devices wrote the checkpoint.
 
     Without ``step``, a newest step whose state or metadata cannot be read is skipped for the
     newest one that can, with one line on stderr (``checkpoint: step 1000 in DIR is damaged
@@ -278,7 +310,8 @@ def restore(directory: str | os.PathLike, abstract_state: Any, step: int | None 
     if no step (or the ``step`` asked for) can be read, FileNotFoundError if there is none."""
     used, out, skipped = _restore_intact(
         Path(directory).absolute(), step,
-        ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state), metadata=ocp.args.JsonRestore()),
+        ocp.args.Composite(state=ocp.args.StandardRestore(placed_here(abstract_state)),
+                           metadata=ocp.args.JsonRestore()),
         "resumed from")
     return out["state"], {**dict(out["metadata"]), "step": int(used), "skipped_steps": skipped}
 
@@ -405,9 +438,7 @@ def load_dataset(path: str | os.PathLike, step: int | None = None, *,
         raise FileNotFoundError(f"{path}: no complete checkpoint found (is this a run directory?)")
     run_dir = run_dir.absolute()
     try:
-        used, out, skipped = _restore_intact(
-            run_dir, step, ocp.args.Composite(dataset=ocp.args.StandardRestore(), metadata=ocp.args.JsonRestore()),
-            "loaded")
+        used, out, skipped = _restore_intact(run_dir, step, _dataset_args, "loaded")
     except CheckpointError as e:
         if npz is not None:
             raise CheckpointError(f"{e} (the run's {npz.name} can be loaded instead: {npz})") from e

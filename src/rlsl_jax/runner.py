@@ -201,7 +201,7 @@ def run(
     start, best = 0, None
     if resume and ckpt_dir is not None:
         if checkpoint.latest_step(ckpt_dir) is not None:
-            restored_state, meta = checkpoint.restore(ckpt_dir, jax.eval_shape(lambda: state))
+            restored_state, meta = checkpoint.restore(ckpt_dir, checkpoint.abstract_like(state))
             state = restored_state if after_restore is None else after_restore(restored_state, state)
             start = int(state.meta_epoch)
             if check is not None and meta.get("best"):
