@@ -28,14 +28,14 @@ from rlsl_jax.tasks.mujoco import (BACKENDS, DEFAULT_PRESET, ENVS, EPISODE_LENGT
 POSITIVE = ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size", "episode_length", "eval_learners")
 
 
-def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: str = "ppmo") -> argparse.ArgumentParser:
-    """The parser with ``preset``'s values, and its settings for the task ``env`` (PPMO), as the
-    defaults of the config flags (what --help shows)."""
+def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: str = "ppmo", backend: str = "brax"):
+    """The parser with ``preset``'s values, and its settings for the task ``env`` (envpool PPMO), as
+    the defaults of the config flags (what --help shows)."""
     p = argparse.ArgumentParser(prog="python -m rlsl_jax.experiments.mujoco", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add = p.add_argument
     add("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS), help="what the config flags below default to (with "
-        f"--env: for that task): ours (16 envs × 128 steps, CleanRL's PPO update; PPMO per task: "
+        f"--env: for that task): ours (16 envs × 128 steps, CleanRL's PPO update; envpool PPMO per task: "
         f"{describe_task_settings('ours')}) or paper (Appendix A) (default: %(default)s)")
     add("--env", default=None, help=f"task: {', '.join(ENVS)}; required for training")
     add("--backend", default="brax", choices=BACKENDS, help="brax (pure JAX, vmappable; brax's sizes: humanoid 244 "
@@ -63,7 +63,7 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
     add("--eval-learners", type=int, default=64, help="fresh learners to train and score")
     add("--greedy", action="store_true", help="evaluate with the action means instead of samples")
     cli.add_check_args(p.add_argument_group("periodic k-shot check (PPMO)"), eval_every=0, check_learners=16)
-    add_config_args(p, PPMOConfig, defaults=preset_config(preset, env, method))
+    add_config_args(p, PPMOConfig, defaults=preset_config(preset, env, method, backend))
     cli.add_parallel_args(p, what="the PPMO population and its envs (envpool: one pool per device)")
     cli.add_cache_args(p)
     return p
@@ -105,7 +105,7 @@ def run_eval(args, M) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    first = ((PRESETS, DEFAULT_PRESET), (None, None, "--env"), (METHODS, "ppmo", "--method"))  # preset, task, method
+    first = ((PRESETS, DEFAULT_PRESET), (None, None, "--env"), (METHODS, "ppmo", "--method"), (BACKENDS, "brax", "--backend"))
     args = build_parser(*(preset_name(argv, *f) for f in first)).parse_args(argv)  # the preset's defaults for the task
     mesh = cli.setup_parallel(args)  # --distributed before brax/envpool load; population checked below
     from rlsl_jax.cpu import configure_cpu

@@ -65,8 +65,9 @@ PRESETS = {
                        lr=3e-4, critic_lr=3e-4, ent_coef=0.0),
     "paper": PPMOConfig(k=64, clip_eps=0.1, num_envs=10, rollout_steps=200, minibatch_size=512),
 }
-# Per-task settings of a preset (PPMOConfig fields, PPMO runs only: PPO trains one agent) over
-# ``PRESETS``, applied by ``preset_config``; the mujoco CLI's defaults once --env names the task.
+# Per-task settings of a preset for PPMO on envpool MuJoCo-v4 (PPMOConfig fields; not PPO, which
+# trains one agent, nor brax's different envs) over ``PRESETS``, applied by ``preset_config``; the
+# mujoco CLI's defaults once --env names the task and --backend is envpool.
 # Each was measured on envpool MuJoCo-v4 (experiments/mujoco/RESULTS.md, its ablation lines):
 # Hopper at population 4 passed the paper's 1858 in 500 meta-epochs (1893.6 over 64 fresh
 # learners, 4.10 M env steps) where P = 1 scored 1561.5 after 4000 (8.19 M steps); Reacher at P = 4
@@ -86,18 +87,18 @@ def check_env_name(env: str) -> str:
     return name
 
 
-def preset_config(preset: str, env: str | None = None, method: str = "ppmo") -> PPMOConfig:
+def preset_config(preset: str, env: str | None = None, method: str = "ppmo", backend: str = "envpool") -> PPMOConfig:
     """``PRESETS[preset]`` with that preset's ``TASK_SETTINGS`` for ``env`` (a PPMO run of a known
-    task; otherwise the preset as it is)."""
+    task on envpool; otherwise the preset as it is)."""
     try:
-        task = check_env_name(env) if env is not None and method == "ppmo" else None
+        task = check_env_name(env) if env is not None and method == "ppmo" and backend == "envpool" else None
     except ValueError:  # an unknown name: reported by the caller's own check
         task = None
     return dataclasses.replace(PRESETS[preset], **TASK_SETTINGS.get(preset, {}).get(task, {}))
 
 
 def describe_task_settings(preset: str) -> str:
-    """'hopper population 4' (comma-separated per task) or 'none'."""
+    """'hopper population 4' (comma-separated per task; envpool PPMO runs) or 'none'."""
     return ", ".join(f"{t} " + ", ".join(f"{f} {v}" for f, v in kw.items())
                      for t, kw in TASK_SETTINGS.get(preset, {}).items()) or "none"
 
