@@ -30,7 +30,12 @@ def main(argv=None) -> None:
     p.add_argument("--sampled", action="store_true", help="sample actions (default: the means)")
     p.add_argument("--seed", type=int, default=123, help="learners' key (default: %(default)s)")
     args = p.parse_args(argv)
-    s = tm.load_scored(args.dataset, args.episodes, 0)
+    if min(args.learners, args.episodes) < 1:
+        p.error("--learners and --episodes must be >= 1")
+    try:
+        s = tm.load_scored(args.dataset, args.episodes, 0)
+    except (ValueError, FileNotFoundError) as e:
+        p.error(str(e))
     learner = mujoco_learner(s.ds.x.shape[1], s.ds.y.shape[1])
     phi = jax.vmap(lambda q: inner_step(learner.apply, q, s.ds))(learner.sample(jax.random.key(args.seed), args.learners))
     rows = []
