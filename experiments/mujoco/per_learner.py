@@ -14,8 +14,7 @@ import argparse
 import jax
 import numpy as np
 
-from rlsl_jax.distill import inner_step
-from rlsl_jax.evaluate import evaluate_batched
+from rlsl_jax.evaluate import evaluate_batched, trained_learners
 from rlsl_jax.networks.gaussian import mujoco_learner
 from rlsl_jax.report import markdown_table
 from rlsl_jax.tasks import mujoco as tm
@@ -37,7 +36,7 @@ def main(argv=None) -> None:
     except (ValueError, FileNotFoundError) as e:
         p.error(str(e))
     learner = mujoco_learner(s.ds.x.shape[1], s.ds.y.shape[1])
-    phi = jax.vmap(lambda q: inner_step(learner.apply, q, s.ds))(learner.sample(jax.random.key(args.seed), args.learners))
+    phi = trained_learners(jax.random.key(args.seed), s.ds, learner, None, args.learners)
     rows = []
     for i in range(args.learners):
         r = evaluate_batched(jax.random.key(i), None, s.benv, learner, args.episodes, max_steps=s.episode_length,

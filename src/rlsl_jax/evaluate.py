@@ -210,7 +210,7 @@ def _reset(benv, key: jax.Array, obs_rms: RunningMeanStd | None):
 
 
 @functools.partial(jax.jit, static_argnames=("learner", "encoder_apply", "num"))
-def _trained_learners(key: jax.Array, ds: Dataset, learner, encoder_apply, num: int):
+def trained_learners(key: jax.Array, ds: Dataset, learner, encoder_apply, num: int):
     """``num`` fresh learners of ``learner`` (from ``key``) after their one SGD step on ``ds``."""
     phi = learner.sample(key, num)
     return jax.vmap(lambda p: adapted_params(ds, p, learner.apply, encoder_apply),
@@ -270,7 +270,7 @@ def evaluate_batched(key: jax.Array, ds: Dataset, benv, learner, num_learners: i
     ds = jax.tree.map(jnp.asarray, ds)
     k_init, k_play, k_reset = jax.random.split(key, 3)
     if actor is None:
-        phi1 = _trained_learners(k_init, ds, learner, encoder_apply, num_learners)
+        phi1 = trained_learners(k_init, ds, learner, encoder_apply, num_learners)
     else:
         phi1 = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a), (num_learners, *jnp.shape(a))), actor)
     obs, st = _reset(benv, k_reset, obs_rms)

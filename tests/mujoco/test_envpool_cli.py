@@ -47,6 +47,15 @@ def test_envpool_backend_trains_resumes_and_evaluates(tmp_path, capsys):
     assert list(ev) == ["mean", "std", "n", "returns", "dataset", "env", "backend", "k", "inner_lr", "greedy",
                         "obs_normalised", "wall_s", "seed"]
     assert ev["obs_normalised"] and len(ev["returns"]) == 2 and all(np.isfinite(ev["returns"]))
+    # a published folder without checkpoints (dataset.npz + run.json, as experiments/mujoco/table3 commits it)
+    # and its npz are scored without --env: run.json records the task
+    pub = tmp_path / "published"
+    pub.mkdir()
+    for f in ("dataset.npz", "run.json"):
+        (pub / f).write_bytes((out / f).read_bytes())
+    for target in (pub, pub / "dataset.npz"):
+        mujoco.main(["--eval", str(target), "--eval-learners", "2", "--out", str(tmp_path / "pub_ev")])
+        assert "envpool hopper k=4: 2 fresh learners" in capsys.readouterr().out
     # a dataset without a stored normaliser is scored on raw observations, and the line says so
     with np.load(out / "dataset.npz") as z:
         np.savez(tmp_path / "raw.npz", **{k: z[k] for k in ("x", "y", "inner_lr", "k", "log_std")})

@@ -31,6 +31,7 @@ tasks, ``make("envpool/<Task>-v4")``). Presets (``PRESETS``, PPMOConfig values),
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -350,6 +351,16 @@ class Scored(NamedTuple):
     obs_rms: Any
 
 
+def run_record(path: str | Path) -> dict:
+    """The run.json beside a dataset (``path`` a run folder, or a file in one; {} if none or unreadable):
+    what a published run folder without checkpoints (dataset.npz + run.json) records of its task."""
+    path = Path(path)
+    try:
+        return json.loads(((path if path.is_dir() else path.parent) / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None = None, backend: str = "brax",
                 brax_backend: str | None = None, episode_length: int = EPISODE_LENGTH) -> Scored:
     """A saved dataset (run folder, checkpoint folder or npz) with the env it records (``env``
@@ -360,7 +371,7 @@ def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None 
     ds, meta = checkpoint.load_dataset(path)
     if ds.log_std is None:
         raise ValueError(f"{path} has no log-std target: not a continuous-action (MuJoCo) dataset")
-    stored = meta.get("mujoco") or {}
+    stored = meta.get("mujoco") or run_record(path).get("mujoco") or {}
     name = check_env_name(env) if env else stored.get("env")
     if name is None:
         raise ValueError(f"{path} does not record its env; pass --env")
