@@ -83,3 +83,46 @@ def test_envpool_ppo_resumes_and_scores_the_agent(tmp_path, capsys):
     assert summary["meta_epochs"] == 3 and not (out / "dataset.npz").exists()
     for name in ("eval", "eval_mean"):
         assert summary[name]["n"] == 3 and np.isfinite(summary[name]["mean"]) and summary[name]["mean"] > 0
+
+
+def test_init_dataset_starts_ppmo_from_a_saved_dataset(tmp_path, capsys):
+    """--init-dataset: θ (X, Y, η, log-std target) and the observation normaliser start from the saved
+    dataset (here at another population), the record keeps its path; a dataset that does not fit the
+    run (k, task, normalisation) is one line, exit 2, nothing written."""
+    import jax
+
+    from rlsl_jax.checkpoint import write_npz
+    from rlsl_jax.distill.dataset import Dataset
+    from rlsl_jax.tasks import mujoco as M
+
+    rng = np.random.default_rng(0)
+    ds = Dataset(rng.normal(size=(4, 11)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32),
+                 np.float32(0.7), log_std=np.full(3, -0.5, np.float32))
+    stats = {"obs_mean": rng.normal(size=11).astype(np.float32), "obs_var": np.full(11, 2.0, np.float32),
+             "obs_count": np.float32(1e6)}
+    src = write_npz(ds, {"extra": stats}, tmp_path / "start.npz")
+    out = tmp_path / "warm"
+    mujoco.main(["--env", "hopper", "--init-dataset", str(src), "--population", "2", "--meta-epochs", "2",
+                 "--out", str(out), *TINY])
+    run = json.loads((out / "run.json").read_text())
+    assert run["mujoco"]["init_dataset"] == str(src) and run["config"]["population"] == 2
+    state = M.from_record(run).init(jax.random.key(0))
+    np.testing.assert_array_equal(state.dataset.x, ds.x)
+    np.testing.assert_array_equal(state.dataset.log_std, ds.log_std)
+    assert float(state.dataset.inner_lr) == pytest.approx(0.7)
+    np.testing.assert_array_equal(state.carry.env_state.obs_rms.mean, stats["obs_mean"])
+    with np.load(out / "dataset.npz") as z:  # two outer Adam steps of 3e-4 away from the start, not a random θ
+        assert np.abs(z["x"] - ds.x).max() < 0.05 and np.abs(z["y"] - ds.y).max() < 0.05
+        assert abs(float(z["obs_count"]) - 1e6) < 1e4  # the stored count kept, then a few batches merged in
+    capsys.readouterr()
+    bad = [(["--k", "8"], "not a continuous dataset of hopper with k = 8"),
+           (["--no-norm-obs"], "was distilled on normalised observations; drop --no-norm-obs"),
+           (["--method", "ppo"], "--init-dataset starts a distillation")]
+    for i, (flags, msg) in enumerate(bad):
+        target = tmp_path / f"bad{i}"
+        with pytest.raises(SystemExit) as e:
+            cli.run_main(lambda: mujoco.main(["--env", "hopper", "--init-dataset", str(src), "--meta-epochs", "1",
+                                              "--out", str(target), *TINY, *flags]))
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and msg in err[0], err
+        assert not target.exists()

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from rlsl_jax import cli
-from rlsl_jax.config import add_config_args, config_from_args, config_from_dict, config_to_dict, preset_name
+from rlsl_jax.config import add_config_args, config_from_args, config_from_dict, preset_name
 from rlsl_jax.distill.ppmo import PPMOConfig
 from rlsl_jax.logs import write_json
 from rlsl_jax.report import plot_curve
@@ -53,6 +53,8 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
     add("--out", type=Path, default=None, help="output directory (default runs/mujoco/<env>_<method>; with --eval: "
         "where eval.json goes, optional)")
     add("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    add("--init-dataset", type=Path, default=None, metavar="DATASET", help="PPMO: start from a saved dataset of the "
+        "task (run, checkpoint or npz; its X, Y, η, log-std target and normaliser), e.g. with another --population")
     add("--chunk", type=int, default=10, help="meta-epochs per jitted chunk (host logs once per chunk)")
     add("--checkpoint-every", type=int, default=100, help="save a checkpoint every C meta-epochs")
     add("--final-eval-learners", type=int, default=0, help="after training, score this many fresh learners on the "
@@ -80,6 +82,8 @@ def validate(args, M) -> None:
             M.check_envpool()
     except ValueError as e:
         raise cli.UsageError(str(e)) from e
+    if args.init_dataset is not None and (args.resume or args.eval is not None):
+        raise cli.UsageError("--init-dataset starts a new run (a resumed run keeps its own start); not with --resume/--eval")
     if args.eval is not None and (args.resume or not args.eval.exists()):
         raise cli.UsageError("--eval and --resume do not go together" if args.resume else
                              f"--eval: {args.eval} does not exist")
@@ -97,11 +101,8 @@ def run_eval(args, M) -> None:
                           args.episode_length)
     except (FileNotFoundError, ValueError) as e:
         raise cli.UsageError(f"--eval: {e}") from e
-    r = M.score(s, args.eval_learners, seed=args.seed, greedy=args.greedy, source=str(args.eval))
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_json(args.out / "eval.json", r)
-    print(M.eval_line(r))
+    print(M.eval_line(M.score(s, args.eval_learners, seed=args.seed, greedy=args.greedy, source=str(args.eval),
+                              out=args.out)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,9 +121,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resuming {args.out}: saved config and seed {saved['seed']} are used; --meta-epochs "
               f"{args.meta_epochs}", file=sys.stderr)
     else:
-        saved = {"seed": args.seed, "config": config_to_dict(config_from_args(PPMOConfig, args)), "mujoco": {
-            "env": args.env, "backend": args.backend, "brax_backend": args.brax_backend, "method": args.method,
-            "episode_length": args.episode_length, "norm_obs": args.norm_obs, "scale_reward": args.scale_reward}}
+        saved = M.new_record(args.seed, config_from_args(PPMOConfig, args), **{k: getattr(args, k) for k in (
+            "env", "backend", "brax_backend", "method", "episode_length", "norm_obs", "scale_reward", "init_dataset")})
         args.out = args.out or Path("runs/mujoco") / f"{args.env}_{args.method}"
         if cli.is_main_process():
             cli.check_out_dir(args.out, False)

@@ -245,14 +245,68 @@ class Run(NamedTuple):
 
 def make_run(mj: dict, cfg: PPMOConfig, seed: int, mesh=None) -> Run:
     """The env (P·E copies), step functions and learner of a run; the brax pipeline actually used
-    is filled into ``mj``. ValueError if the env cannot be made."""
+    is filled into ``mj``; ``mj["init_dataset"]`` (a path, optional): PPMO starts from that saved
+    dataset (``warm_init``). ValueError if the env cannot be made or that dataset does not fit."""
     benv = make_benv(mj["backend"], mj["env"], cfg.population * cfg.num_envs, seed, mj["brax_backend"],
                      mj["episode_length"], mesh)
     init, step, learner, dataset_of = make_mujoco_step(cfg, mj["method"], benv, mj["norm_obs"], mj["scale_reward"],
                                                        mesh)
+    if mj.get("init_dataset"):
+        init = warm_init(init, mj, cfg, benv)
     if mj["backend"] == "brax" and mj["brax_backend"] is None:
         mj = {**mj, "brax_backend": benv.backend}
     return Run(mj, cfg, seed, benv, init, step, learner, dataset_of)
+
+
+def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
+    """``init`` of a PPMO run that starts from the saved dataset ``mj["init_dataset"]`` (run folder,
+    checkpoint or npz) instead of random X, Y: its X, Y, η and log-std target become θ and its
+    stored observation statistics the normaliser's (its count too, so they move as slowly as they
+    did at its end); the dataset's optimiser, the critic and the reward scaling start fresh. E.g. to
+    continue a published dataset with another population or other settings. ValueError (one line)
+    unless it is a continuous dataset of this task's shape and k, with a normaliser exactly when
+    this run normalises observations."""
+    from rlsl_jax import checkpoint
+
+    path = mj["init_dataset"]
+    if mj["method"] != "ppmo":
+        raise ValueError("--init-dataset starts a distillation (PPMO); --method ppo trains an agent, not a dataset")
+    try:
+        ds, meta = checkpoint.load_dataset(path)
+    except (FileNotFoundError, ValueError) as e:
+        raise ValueError(f"--init-dataset: {e}") from e
+    obs_dim, act_dim = benv.observation_space().shape[0], benv.action_space().shape[0]
+    if ds.log_std is None or ds.x.shape != (cfg.k, obs_dim) or ds.y.shape != (cfg.k, act_dim):
+        raise ValueError(f"--init-dataset {path}: x {list(ds.x.shape)} / y {list(ds.y.shape)} is not a continuous "
+                         f"dataset of {mj['env']} with k = {cfg.k} (x [{cfg.k}, {obs_dim}], y [{cfg.k}, {act_dim}])")
+    rms = rms_from_meta(meta)
+    if (rms is None) == mj["norm_obs"]:
+        raise ValueError(f"--init-dataset {path} was distilled on {'raw' if rms is None else 'normalised'} "
+                         f"observations; {'add --no-norm-obs' if rms is None else 'drop --no-norm-obs'}")
+
+    def like(old, new):  # the fresh leaf's dtype and placement (replicated under a mesh)
+        return jax.device_put(jnp.asarray(new, old.dtype), getattr(old, "sharding", None))
+
+    def warm(key):
+        state = init(key)
+        saved = state.dataset.replace(x=ds.x, y=ds.y, inner_lr=ds.inner_lr, log_std=ds.log_std)
+        state = state.replace(dataset=jax.tree.map(like, state.dataset, saved))
+        if rms is not None:
+            env_state = state.carry.env_state
+            env_state = env_state.replace(obs_rms=jax.tree.map(like, env_state.obs_rms, rms))
+            state = state.replace(carry=state.carry.replace(env_state=env_state))
+        return state
+
+    return warm
+
+
+def new_record(seed: int, cfg: PPMOConfig, env: str, backend: str, brax_backend: str | None, method: str,
+               episode_length: int, norm_obs: bool, scale_reward: bool, init_dataset: str | Path | None = None) -> dict:
+    """run.json of a new run (what ``from_record`` and ``--resume`` rebuild it from)."""
+    mj = {"env": env, "backend": backend, "brax_backend": brax_backend, "method": method,
+          "episode_length": episode_length, "norm_obs": norm_obs, "scale_reward": scale_reward}
+    return {"seed": seed, "config": config_to_dict(cfg),
+            "mujoco": {**mj, "init_dataset": str(init_dataset)} if init_dataset else mj}
 
 
 def from_record(saved: dict, mesh=None) -> Run:
@@ -386,14 +440,19 @@ def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None 
     return Scored(ds, meta, name, backend, brax_backend, episode_length, benv, rms_from_meta(meta))
 
 
-def score(s: Scored, num_learners: int, *, seed: int, greedy: bool = False, source: str = "") -> dict:
-    """``kshot`` of a ``load_scored`` dataset with its description (eval.json)."""
+def score(s: Scored, num_learners: int, *, seed: int, greedy: bool = False, source: str = "",
+          out: Path | None = None) -> dict:
+    """``kshot`` of a ``load_scored`` dataset with its description (eval.json, written into ``out`` if given)."""
     t0 = time.time()
     r = kshot(s.ds, s.obs_rms, num_learners, seed=seed, backend=s.backend, env=s.env, brax_backend=s.brax_backend,
               episode_length=s.episode_length, greedy=greedy, benv=s.benv)
-    return {**r, "dataset": source, "env": s.env, "backend": s.backend, "k": int(s.ds.x.shape[0]),
-            "inner_lr": float(s.ds.inner_lr), "greedy": bool(greedy), "obs_normalised": s.obs_rms is not None,
-            "wall_s": round(time.time() - t0, 1), "seed": seed}
+    r = {**r, "dataset": source, "env": s.env, "backend": s.backend, "k": int(s.ds.x.shape[0]),
+         "inner_lr": float(s.ds.inner_lr), "greedy": bool(greedy), "obs_normalised": s.obs_rms is not None,
+         "wall_s": round(time.time() - t0, 1), "seed": seed}
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        write_json(Path(out) / "eval.json", r)
+    return r
 
 
 def eval_line(r: dict) -> str:
