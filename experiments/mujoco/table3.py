@@ -1,6 +1,7 @@
 """The Table-3 comparison from the runs of experiments/mujoco/table3.sh: per task the paper's RL
 and full-distillation columns beside our direct PPO (episodes of the trained agent) and our PPMO
-dataset (fresh learners, one SGD step and one 1000-step episode each), sampled / mean actions.
+dataset (fresh learners, one SGD step and one 1000-step episode each), sampled / mean actions. A PPMO
+row started from another run's dataset (--init-dataset) counts that run's env steps and time too.
 
     python experiments/mujoco/table3.py runs/table3                       # prints markdown
     python experiments/mujoco/table3.py runs/table3 --copy experiments/mujoco/table3
@@ -31,8 +32,20 @@ def ms(r: dict | None) -> str:
     return "—" if r is None else f"{r['mean']:.1f} ± {r['std']:.1f}"
 
 
+def stages(run: Path) -> list[dict]:
+    """The summaries of a run and of the runs it started from (run.json ``init_dataset``, a path from the
+    repository root: ``--init-dataset``), newest first; [] if the run has no summary."""
+    out, seen = [], set()
+    while run is not None and run.resolve() not in seen and (s := load(run / "summary.json")) is not None:
+        seen.add(run.resolve())
+        out.append(s)
+        src = ((load(run / "run.json") or {}).get("mujoco") or {}).get("init_dataset")
+        run = None if src is None else (Path(src) if Path(src).is_dir() else Path(src).parent)
+    return out
+
+
 def row(root: Path, task: str) -> list | None:
-    ppo, ppmo = load(root / f"{task}_ppo" / "summary.json"), load(root / f"{task}_ppmo" / "summary.json")
+    ppo, ppmo = load(root / f"{task}_ppo" / "summary.json"), stages(root / f"{task}_ppmo") or None
     if ppo is None and ppmo is None:
         return None
     sampled, mean = (load(root / f"{task}_ppmo" / d / "eval.json") for d in ("eval_sampled", "eval_mean"))
@@ -46,15 +59,17 @@ def row(root: Path, task: str) -> list | None:
         if ours_ppo is not None:
             verdict.append(f"{100 * d / ours_ppo:.0f} % of our PPO" if ours_ppo > 0 else f"our PPO {ours_ppo:.0f}")
 
-    def steps(s):
-        return "—" if s is None else f"{s['meta_epochs'] * s['num_envs'] * s['rollout_steps'] * s['population'] / 1e6:.2f} M"
+    def steps(s):  # a PPMO row: the sum over its stages
+        if s is None:
+            return "—"
+        return f"{sum(x['meta_epochs'] * x['num_envs'] * x['rollout_steps'] * x['population'] for x in s) / 1e6:.2f} M"
 
     def wall(s):
-        return "—" if s is None else f"{s['train_wall_s'] / 60:.1f}"
+        return "—" if s is None else f"{sum(x['train_wall_s'] for x in s) / 60:.1f}"
 
     return [task, f"{TABLE3_RL[task][0]:g} ± {TABLE3_RL[task][1]:g}", f"{paper_d:g} ± {TABLE3[task][1]:g}",
             f"{ms(ppo and ppo.get('eval'))} / {ms(ppo and ppo.get('eval_mean'))}", f"{ms(sampled)} / {ms(mean)}",
-            "; ".join(verdict) or "—", f"{steps(ppo)} / {steps(ppmo)}", f"{wall(ppo)} / {wall(ppmo)}"]
+            "; ".join(verdict) or "—", f"{steps(ppo and [ppo])} / {steps(ppmo)}", f"{wall(ppo and [ppo])} / {wall(ppmo)}"]
 
 
 def main(argv=None) -> None:
