@@ -70,6 +70,15 @@ def test_envpool_backend_trains_resumes_and_evaluates(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and "do not fit envpool ant" in err[0]
     assert not (tmp_path / "ant_ev").exists()
+    # a dataset without a log-std target (a discrete-action one): the same one-line refusal
+    with np.load(out / "dataset.npz") as z:
+        np.savez(tmp_path / "discrete.npz", **{k: z[k] for k in ("x", "y", "inner_lr", "k")})
+    with pytest.raises(SystemExit) as e:
+        cli.run_main(lambda: mujoco.main(["--eval", str(tmp_path / "discrete.npz"), "--env", "hopper",
+                                          "--backend", "envpool", "--out", str(tmp_path / "discrete_ev")]))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and "without a log-std target do not fit" in err[0], err
+    assert not (tmp_path / "discrete_ev").exists()
 
 
 def test_envpool_ppo_resumes_and_scores_the_agent(tmp_path, capsys):
@@ -115,7 +124,7 @@ def test_init_dataset_starts_ppmo_from_a_saved_dataset(tmp_path, capsys):
         assert np.abs(z["x"] - ds.x).max() < 0.05 and np.abs(z["y"] - ds.y).max() < 0.05
         assert abs(float(z["obs_count"]) - 1e6) < 1e4  # the stored count kept, then a few batches merged in
     capsys.readouterr()
-    bad = [(["--k", "8"], "not a continuous dataset of hopper with k = 8"),
+    bad = [(["--k", "8"], "do not fit envpool hopper with k = 8"),
            (["--no-norm-obs"], "was distilled on normalised observations; drop --no-norm-obs"),
            (["--method", "ppo"], "--init-dataset starts a distillation")]
     for i, (flags, msg) in enumerate(bad):

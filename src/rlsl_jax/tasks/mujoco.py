@@ -262,6 +262,21 @@ def make_run(mj: dict, cfg: PPMOConfig, seed: int, mesh=None) -> Run:
     return Run(mj, cfg, seed, benv, init, step, learner, dataset_of)
 
 
+def check_fits(ds, benv, where: str, task: str, k: int | None = None) -> None:
+    """ValueError (one line: ``where``, the shapes found and those ``task`` needs) unless ``ds`` is a
+    continuous-action dataset (with a log-std target) whose x, y fit ``benv``'s observations and
+    actions, with ``k`` rows when given (``benv`` None: only the log-std target is checked)."""
+    rows = ds.x.shape[0] if k is None else k
+    dims = None if benv is None else (benv.observation_space().shape[0], benv.action_space().shape[0])
+    if ds.log_std is not None and (dims is None or (ds.x.shape, ds.y.shape) == ((rows, dims[0]), (rows, dims[1]))):
+        return
+    need = ("a continuous-action dataset with a log-std target" if dims is None
+            else f"x [{'k' if k is None else k}, {dims[0]}], y [{'k' if k is None else k}, {dims[1]}] with a log-std target")
+    raise ValueError(f"{where}: x {list(ds.x.shape)} / y {list(ds.y.shape)}"
+                     f"{'' if ds.log_std is not None else ' without a log-std target'} do not fit {task}"
+                     f"{'' if k is None else f' with k = {k}'} (it needs {need})")
+
+
 def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
     """``init`` of a PPMO run that starts from the saved dataset ``mj["init_dataset"]`` (run folder,
     checkpoint or npz) instead of random X, Y: its X, Y, η and log-std target become θ and its
@@ -279,10 +294,7 @@ def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
         ds, meta = checkpoint.load_dataset(path)
     except (FileNotFoundError, ValueError) as e:
         raise ValueError(f"--init-dataset: {e}") from e
-    obs_dim, act_dim = benv.observation_space().shape[0], benv.action_space().shape[0]
-    if ds.log_std is None or ds.x.shape != (cfg.k, obs_dim) or ds.y.shape != (cfg.k, act_dim):
-        raise ValueError(f"--init-dataset {path}: x {list(ds.x.shape)} / y {list(ds.y.shape)} is not a continuous "
-                         f"dataset of {mj['env']} with k = {cfg.k} (x [{cfg.k}, {obs_dim}], y [{cfg.k}, {act_dim}])")
+    check_fits(ds, benv, f"--init-dataset {path}", f"{mj['backend']} {mj['env']}", k=cfg.k)
     rms = rms_from_meta(meta)
     if (rms is None) == mj["norm_obs"]:
         raise ValueError(f"--init-dataset {path} was distilled on {'raw' if rms is None else 'normalised'} "
@@ -427,8 +439,8 @@ def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None 
     from rlsl_jax import checkpoint
 
     ds, meta = checkpoint.load_dataset(path)
-    if ds.log_std is None:
-        raise ValueError(f"{path} has no log-std target: not a continuous-action (MuJoCo) dataset")
+    if ds.log_std is None:  # before the env: a discrete dataset records no MuJoCo env
+        check_fits(ds, None, str(path), "a MuJoCo task")
     stored = meta.get("mujoco") or run_record(path).get("mujoco") or {}
     name = check_env_name(env) if env else stored.get("env")
     if name is None:
@@ -437,10 +449,7 @@ def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None 
     brax_backend = brax_backend or stored.get("brax_backend")
     episode_length = stored.get("episode_length", episode_length)
     benv = make_benv(backend, name, num_learners, seed + EVAL_SEED, brax_backend, episode_length)
-    obs_dim, act_dim = benv.observation_space().shape[0], benv.action_space().shape[0]
-    if ds.x.shape[1:] != (obs_dim,) or ds.y.shape[1] != act_dim:
-        raise ValueError(f"dataset x {list(ds.x.shape)} / y {list(ds.y.shape)} do not fit {backend} {name} "
-                         f"(x [k, {obs_dim}], y [k, {act_dim}])")
+    check_fits(ds, benv, str(path), f"{backend} {name}")
     return Scored(ds, meta, name, backend, brax_backend, episode_length, benv, rms_from_meta(meta))
 
 
