@@ -24,7 +24,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from rlsl_jax.checkpoint import load_dataset
+from rlsl_jax.checkpoint import write_npz
 from rlsl_jax.distill import Dataset
 from rlsl_jax.report import markdown_table
 from rlsl_jax.rl.normalize import rms_from_meta
@@ -90,9 +90,7 @@ def main(argv=None) -> None:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as e:
         p.error(f"{type(e).__name__}: {e}")
     if args.export is not None:
-        extra = {k: np.asarray(v) for k, v in s.meta.get("extra", {}).items() if k.startswith("obs_")}
-        np.savez(args.export, x=np.asarray(theirs.x), y=np.asarray(theirs.y), inner_lr=np.asarray(theirs.inner_lr),
-                 log_std=np.asarray(theirs.log_std), k=np.asarray(theirs.x.shape[0]), **extra)
+        write_npz(theirs, {"extra": s.meta.get("extra", {})}, args.export)
         print(f"wrote {args.export}: the authors' dataset with the normaliser of {args.ours}")
     print(markdown_table(["dataset", "η", "X rms / max", "Y rms / max", "log-std target mean [min, max]"],
                          [stats("authors'", theirs), stats("ours", s.ds)]))

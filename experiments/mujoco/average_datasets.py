@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import orbax.checkpoint as ocp
 
+from rlsl_jax.checkpoint import write_npz
+from rlsl_jax.distill import Dataset
+
 FIELDS = ("x", "y", "inner_lr", "log_std")
 RMS = {"obs_mean": "mean", "obs_var": "var", "obs_count": "count"}
 
@@ -44,7 +47,7 @@ def main(argv=None) -> None:
     if len(shapes) != 2:
         p.error("the checkpoints hold datasets of different shapes: not one lineage")
     avg = {k: np.mean([d[k] for d in sets], axis=0).astype(np.float32) for k in sets[0]}
-    np.savez(args.out, **avg, k=np.asarray(avg["x"].shape[0]))
+    write_npz(Dataset(**{f: avg[f] for f in FIELDS}), {"extra": {k: avg[k] for k in RMS}}, args.out)
     ref = sets[0]
     for s, d in zip(args.steps[1:], sets[1:]):
         print(f"{s}: |ΔX|/|X| {np.linalg.norm(d['x'] - ref['x']) / np.linalg.norm(ref['x']):.4f}, "
