@@ -13,13 +13,39 @@ import numpy as np
 
 
 class CSVLog:
-    """Appends rows of scalars to ``path`` (header written once; resumable)."""
+    """Appends rows of scalars to ``path`` (header written once; resumable).
+
+    An existing file keeps its columns: the fields are its header followed by any new ``fields``
+    (a run resumed without the periodic check keeps the ``kshot_*`` columns of its earlier
+    checks; one resumed with a check gains them, empty in the earlier rows)."""
 
     def __init__(self, path: Path, fields: Iterable[str]):
         self.path, self.fields = Path(path), list(fields)
         if not self.path.exists():
             with self.path.open("w", newline="") as f:
                 csv.writer(f).writerow(self.fields)
+            return
+        with self.path.open(newline="") as f:
+            old = next(csv.reader(f), [])
+        self.fields = old + [k for k in self.fields if k not in old]
+        if self.fields != old:  # widen the header now, so that appended rows line up with it
+            self._rewrite(lambda r: True)
+
+    def _rewrite(self, keep) -> dict | None:
+        """Rewrites the file under ``self.fields`` with the rows ``keep(row)`` accepts -> the last."""
+        with self.path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        last = None
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(self.fields)
+            for r in rows:
+                if keep(r):
+                    w.writerow([r.get(k) or "" for k in self.fields])
+                    last = r
+        os.replace(tmp, self.path)
+        return last
 
     def write(self, rows: list[dict]) -> None:
         with self.path.open("a", newline="") as f:
@@ -32,17 +58,7 @@ class CSVLog:
         row kept (None if none)."""
         if not self.path.exists():
             return None
-        with self.path.open() as f:
-            rows = list(csv.DictReader(f))
-        last = None
-        with self.path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(self.fields)
-            for r in rows:
-                if float(r[field]) <= value:
-                    w.writerow([r.get(k, "") for k in self.fields])
-                    last = r
-        return last
+        return self._rewrite(lambda r: float(r[field]) <= value)
 
 
 def _fmt(v) -> str:
