@@ -59,8 +59,10 @@ def test_paper_flags_are_bit_identical_to_the_old_code_path(monkeypatch):
             np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
     assert jax.tree.structure(new[-1].dataset_opt) == jax.tree.structure(old[-1].dataset_opt)
     # and the numbers the old code gave (exact on the machine that computed them; other CPUs may
-    # round XLA's float32 differently, hence the tolerance)
-    np.testing.assert_allclose([float(s.dataset.inner_lr) for s in new], REF_ETA, rtol=1e-5)
+    # round XLA's float32 differently, hence the tolerance: on 2026-12-01 a 2-core CPU gave the last
+    # η 1.01e-5 off, relative; 1e-4 still catches any change of η's 7.6e-6 step above its floor
+    # larger than 0.15 %)
+    np.testing.assert_allclose([float(s.dataset.inner_lr) for s in new], REF_ETA, rtol=1e-4)
     np.testing.assert_allclose(np.asarray(new[-1].dataset.x), REF_X, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(new[-1].dataset.y), REF_Y, rtol=1e-4, atol=1e-5)
 
