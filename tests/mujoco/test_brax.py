@@ -68,6 +68,9 @@ def test_distil_saves_normaliser_and_scores(tmp_path):
     assert len((out / "log.csv").read_text().splitlines()) == 3
     scored = M.load_scored(out, 2, seed=0)
     assert (scored.env, scored.backend, scored.brax_backend, scored.episode_length) == ("hopper", "brax", "spring", 6)
+    # --env given: the CLI's episode length (and backend) win over what the run recorded
+    assert M.load_scored(out, 2, seed=0, env="hopper", backend="brax", brax_backend="spring",
+                         episode_length=9).episode_length == 9
     r = M.score(scored, 2, seed=0, source=str(out))
     assert r["obs_normalised"] and r["env"] == "hopper" and len(r["returns"]) == 2
     assert all(np.isfinite(r["returns"]))

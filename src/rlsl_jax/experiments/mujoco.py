@@ -43,7 +43,7 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
     add("--brax-backend", default=None, help="brax physics pipeline: mjx (default, brax's training default), "
         "generalized, positional or spring (fastest to compile on a CPU)")
     add("--method", default="ppmo", choices=METHODS, help="ppmo: distil a dataset; ppo: direct PPO (the RL column)")
-    add("--episode-length", type=int, default=EPISODE_LENGTH, help="time limit (steps) of an episode")
+    add("--episode-length", type=int, default=EPISODE_LENGTH, help="episode time limit, steps (--eval: the dataset's unless --env is given)")
     add("--norm-obs", action=argparse.BooleanOptionalAction, default=True,
         help="normalise observations by running mean/var (stored with the dataset)")
     add("--scale-reward", action=argparse.BooleanOptionalAction, default=True,

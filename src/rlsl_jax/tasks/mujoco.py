@@ -433,8 +433,8 @@ def run_record(path: str | Path) -> dict:
 
 def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None = None, backend: str = "brax",
                 brax_backend: str | None = None, episode_length: int = EPISODE_LENGTH) -> Scored:
-    """A saved dataset (run folder, checkpoint folder or npz) with the env it records (``env``
-    given: that env on ``backend``), an eval env of ``num_learners`` copies seeded ``seed + EVAL_SEED``
+    """A saved dataset (run folder, checkpoint folder or npz) with the env and episode length it records
+    (``env`` given: that env on ``backend``, episodes of ``episode_length``), an eval env of ``num_learners`` copies seeded ``seed + EVAL_SEED``
     and its stored observation normaliser. ValueError (one line) if it cannot be loaded or does not fit."""
     from rlsl_jax import checkpoint
 
@@ -447,7 +447,7 @@ def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None 
         raise ValueError(f"{path} does not record its env; pass --env")
     backend = stored.get("backend", backend) if env is None else backend
     brax_backend = brax_backend or stored.get("brax_backend")
-    episode_length = stored.get("episode_length", episode_length)
+    episode_length = stored.get("episode_length", episode_length) if env is None else episode_length
     benv = make_benv(backend, name, num_learners, seed + EVAL_SEED, brax_backend, episode_length)
     check_fits(ds, benv, str(path), f"{backend} {name}")
     return Scored(ds, meta, name, backend, brax_backend, episode_length, benv, rms_from_meta(meta))
