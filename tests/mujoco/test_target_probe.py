@@ -1,0 +1,49 @@
+"""experiments/mujoco/target_probe.py: each variant replaces exactly the part it names."""
+
+import importlib.util
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rlsl_jax.distill import Dataset
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "mujoco" / "target_probe.py"
+
+
+def probe():
+    spec = importlib.util.spec_from_file_location("target_probe", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_variants_replace_only_what_they_name():
+    kx, ky = jax.random.split(jax.random.key(3))
+    ds = Dataset(jax.random.normal(kx, (6, 5)), 2.0 + jax.random.normal(ky, (6, 3)), jnp.float32(1.5),
+                 log_std=jnp.full((3,), -0.5))
+    v = probe().variants(ds, seed=0, shrink=(0.0, 0.5, 1.0))
+    mean = np.asarray(ds.y).mean(0)
+    np.testing.assert_array_equal(v["as is"].y, ds.y)
+    np.testing.assert_allclose(v["Y := col. mean"].y, np.broadcast_to(mean, (6, 3)), rtol=1e-6)
+    np.testing.assert_array_equal(v["Y := col. mean"].x, ds.x)
+    perm = np.asarray(v["Y rows permuted"].y)
+    assert not np.array_equal(perm, ds.y)  # seed 0 moves rows of a 6-row set
+    np.testing.assert_array_equal(np.sort(perm, axis=0), np.sort(np.asarray(ds.y), axis=0))
+    assert not np.allclose(v["X redrawn"].x, ds.x) and np.array_equal(v["X redrawn"].y, ds.y)
+    np.testing.assert_array_equal(v["log-std 0"].log_std, np.zeros(3))
+    np.testing.assert_array_equal(v["log-std 0"].y, ds.y)
+    np.testing.assert_allclose(v["Y shrunk ×0"].y, v["Y := col. mean"].y, rtol=1e-6)
+    np.testing.assert_allclose(v["Y shrunk ×1"].y, ds.y, rtol=1e-6)
+    np.testing.assert_allclose(v["Y shrunk ×0.5"].y, (np.asarray(ds.y) + mean) / 2, rtol=1e-5)
+    redrawn = np.asarray(v["Y redrawn"].y)
+    assert redrawn.shape == (6, 3) and not np.allclose(redrawn, ds.y)
+    for name, d in v.items():  # η and the shapes never change
+        assert float(d.inner_lr) == 1.5 and d.x.shape == (6, 5) and d.y.shape == (6, 3), name
+
+
+def test_variant_file_names():
+    f = probe().file_name
+    assert [f("Y := col. mean"), f("Y shrunk ×0.5"), f("log-std 0")] == ["Y_col_mean.npz", "Y_shrunk_0.5.npz",
+                                                                         "log-std_0.npz"]
