@@ -3,9 +3,12 @@
 The authors published one k = 64 dataset per MuJoCo task with their code
 (https://github.com/wconnorr/RL-to-SL_Distillation, ``distilled_envs/MuJoCo/<task>_b64_state.ckpt``,
 MIT licence): a PyTorch checkpoint whose ``distiller`` holds X, the action-mean targets, the
-log-std target and η — and no observation normaliser. Their runs normalised observations with a
-gymnasium VecNormalize that was re-created at random every ~10 meta-epochs and never saved, so
-their X lives in a normalised space nobody can rebuild. This script reads such a file without
+log-std target and η — and no observation normaliser. Their code wraps the envs in a VecNormalize
+(re-created at random every ~10 meta-epochs, never saved) that overrides only ``step_wait`` and
+``reset``; under the gymnasium 1.1.1 their requirements.txt pins, ``VectorWrapper.step`` calls the
+inner env's ``step`` directly, so only the first observation after each (re-)creation was
+normalised and every later observation and reward reached the learner raw: with those versions their
+X lives in raw observation space (with others, in a normalised space nobody can rebuild). This script reads such a file without
 PyTorch (its zip / pickle layout), prints its statistics beside our dataset of the same task, and
 scores it with 64 fresh learners (one SGD step, one 1000-step episode each; envpool MuJoCo-v4) on
 raw observations and with OUR dataset's stored normaliser — two guesses at the missing one.
