@@ -434,8 +434,8 @@ def run_record(path: str | Path) -> dict:
 def load_scored(path: str | Path, num_learners: int, seed: int, env: str | None = None, backend: str = "brax",
                 brax_backend: str | None = None, episode_length: int = EPISODE_LENGTH) -> Scored:
     """A saved dataset (run folder, checkpoint folder or npz) with the env and episode length it records
-    (``env`` given: that env on ``backend``, episodes of ``episode_length``), an eval env of ``num_learners`` copies seeded ``seed + EVAL_SEED``
-    and its stored observation normaliser. ValueError (one line) if it cannot be loaded or does not fit."""
+    (``env`` given: that env on ``backend``, episodes of ``episode_length``), an eval env of
+    ``num_learners`` copies seeded ``seed + EVAL_SEED`` and its stored observation normaliser. ValueError (one line) if it cannot be loaded or does not fit."""
     from rlsl_jax import checkpoint
 
     ds, meta = checkpoint.load_dataset(path)
