@@ -43,7 +43,16 @@ def test_variants_replace_only_what_they_name():
         assert float(d.inner_lr) == 1.5 and d.x.shape == (6, 5) and d.y.shape == (6, 3), name
 
 
+def test_scaled_variants_and_no_controls():
+    ds = Dataset(jnp.ones((4, 2)), jnp.arange(8.0).reshape(4, 2), jnp.float32(2.0), log_std=jnp.full((2,), -0.5))
+    v = probe().variants(ds, seed=0, shrink=(0.5,), eta=(1.5,), log_std_shift=(-0.25,), controls=False)
+    assert list(v) == ["as is", "Y shrunk ×0.5", "η ×1.5", "log-std -0.25"]
+    assert float(v["η ×1.5"].inner_lr) == 3.0 and np.array_equal(v["η ×1.5"].y, ds.y)
+    np.testing.assert_allclose(v["log-std -0.25"].log_std, np.full(2, -0.75))
+    assert np.array_equal(v["log-std -0.25"].y, ds.y) and float(v["log-std -0.25"].inner_lr) == 2.0
+
+
 def test_variant_file_names():
     f = probe().file_name
-    assert [f("Y := col. mean"), f("Y shrunk ×0.5"), f("log-std 0")] == ["Y_col_mean.npz", "Y_shrunk_0.5.npz",
-                                                                         "log-std_0.npz"]
+    assert [f("Y := col. mean"), f("Y shrunk ×0.5"), f("log-std 0"), f("η ×2")] == [
+        "Y_col_mean.npz", "Y_shrunk_0.5.npz", "log-std_0.npz", "eta_2.npz"]
