@@ -144,3 +144,19 @@ def test_dataset_keeps_eta_itself():
     init, _ = make_meta_step(cfg, env, params)
     ds = init(jax.random.key(0)).dataset
     assert isinstance(ds, Dataset) and float(ds.inner_lr) == pytest.approx(0.7)
+
+
+def test_shared_targets_start_every_row_on_one_draw():
+    """--init-targets shared: every row's Y is one N(0, 1) draw, X still a draw per row; the default draws Y per row."""
+    ind = init_dataset(jax.random.key(5), 4, 3, 2, continuous=True)
+    sh = init_dataset(jax.random.key(5), 4, 3, 2, continuous=True, shared_targets=True)
+    np.testing.assert_array_equal(sh.x, ind.x)
+    assert np.all(np.asarray(sh.y) == np.asarray(sh.y)[:1]) and np.std(np.asarray(sh.y)[0]) > 0
+    assert np.unique(np.asarray(ind.y)[:, 0]).size == 4
+    cfg = PPMOConfig(k=3, init_targets="shared", **TINY)
+    env, params = make("NDCartPole-v0", num_dims=1)
+    init, _ = make_meta_step(cfg, env, params)
+    y = np.asarray(init(jax.random.key(0)).dataset.y)
+    assert y.shape == (3, 2) and np.all(y == y[:1])
+    with pytest.raises(ValueError, match="init_targets"):
+        PPMOConfig(init_targets="zeros")

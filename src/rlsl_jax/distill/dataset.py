@@ -41,18 +41,20 @@ class Dataset:
 
 
 def init_dataset(key: jax.Array, k: int, obs_shape: tuple[int, ...] | int, out_dim: int,
-                 inner_lr: float = 0.02, continuous: bool = False) -> Dataset:
+                 inner_lr: float = 0.02, continuous: bool = False, shared_targets: bool = False) -> Dataset:
     """X, Y ~ N(0, 1); η = ``inner_lr`` (paper: 0.02). With ``continuous`` (Gaussian learners), Y
     are action-mean targets and the log-std target [out_dim] starts at 0, the learners' own
     initial log-std, so the inner step starts with no pull on the exploration noise (a random
-    N(0, 1) target would start every learner with a random per-dimension σ)."""
+    N(0, 1) target would start every learner with a random per-dimension σ). ``shared_targets``:
+    one N(0, 1) draw [out_dim] is every row's target (the rows differ only in X)."""
     if k < 1:
         raise ValueError(f"k must be >= 1 (got {k})")
     obs_shape = (obs_shape,) if isinstance(obs_shape, int) else tuple(obs_shape)
     kx, ky = jax.random.split(key)
     return Dataset(
         x=jax.random.normal(kx, (k, *obs_shape), jnp.float32),
-        y=jax.random.normal(ky, (k, out_dim), jnp.float32),
+        y=(jnp.broadcast_to(jax.random.normal(ky, (1, out_dim), jnp.float32), (k, out_dim)) if shared_targets
+           else jax.random.normal(ky, (k, out_dim), jnp.float32)),
         inner_lr=jnp.asarray(inner_lr, jnp.float32),
         log_std=jnp.zeros((out_dim,), jnp.float32) if continuous else None,
     )

@@ -50,6 +50,7 @@ from rlsl_jax.rl.update import make_optimizer as update_optimizer
 
 
 INNER_LR_PARAMS = ("clamp", "log")
+INIT_TARGETS = ("independent", "shared")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +79,9 @@ class PPMOConfig(RolloutPPOConfig):
                                      "(the paper)")
     min_inner_lr: float = field(1e-2, "floor η is clamped to after every outer update (the paper's optimiser here: "
                                       f"{MIN_INNER_LR:g}); 0 = none, allowed with --inner-lr-param log only")
+    init_targets: str = field(
+        "independent", "how the k targets Y start: 'independent' = one N(0, 1) draw per row (the paper); 'shared' = "
+                       "one N(0, 1) draw for every row (the one-step learner starts state-blind)", choices=INIT_TARGETS)
 
     def __post_init__(self):
         super().__post_init__()
@@ -91,6 +95,8 @@ class PPMOConfig(RolloutPPOConfig):
         if self.min_inner_lr < 0 or (self.inner_lr_param == "clamp" and not self.min_inner_lr > 0):
             raise ValueError(f"min_inner_lr must be > 0 with inner_lr_param 'clamp' and >= 0 with 'log' "
                              f"(got {self.min_inner_lr})")
+        if self.init_targets not in INIT_TARGETS:
+            raise ValueError(f"init_targets must be one of {INIT_TARGETS} (got {self.init_targets!r})")
         if self.inner_lr_lr < 0:
             raise ValueError(f"inner_lr_lr must be >= 0 (got {self.inner_lr_lr})")
         if self.inner_lr_lr > 0 and not self.lr > 0:
@@ -251,7 +257,8 @@ def make_meta_step(
         k_ds, k_critic, k_env = jax.random.split(key, 3)
         if enc_init is not None:  # a key of its own: fold_in(k_ds, 1) would be split(k_ds)[1], which draws Y
             k_ds, k_enc = jax.random.split(k_ds)
-        ds = init_dataset(k_ds, cfg.k, obs_shape, num_actions, cfg.init_inner_lr, continuous=adist.continuous)
+        ds = init_dataset(k_ds, cfg.k, obs_shape, num_actions, cfg.init_inner_lr, continuous=adist.continuous,
+                          shared_targets=cfg.init_targets == "shared")
         if enc_init is not None:
             ds = ds.replace(encoder=enc_init(k_enc))
         critic = critic_init(k_critic)
