@@ -130,6 +130,21 @@ def test_resume_rescores_the_kept_dataset_with_the_current_check(tmp_path, steps
     assert info["best"].meta_epoch == 4 and info["best"].mean == 2.0
 
 
+def test_resume_without_a_check_keeps_the_best_dataset(tmp_path, steps):
+    """Publishing a checked run at its checkpoint (``--resume`` without ``--eval-every``) must keep
+    the best-checked dataset and its saved score, not hand back the last meta-epoch's."""
+    init, meta_step = steps
+    k_init, k_epochs = runner.seed_keys(3)
+    kw = dict(init_key=k_init, epoch_key=k_epochs, metadata=META, chunk=2, checkpoint_every=2, progress=False)
+    first_wins = runner.KShotCheck(2, lambda ds: (-float(np.asarray(ds.x).sum() ** 2), 0.5))
+    _, before = runner.run(init, meta_step, out_dir=tmp_path / "run", epochs=4, check=first_wins, **kw)
+    assert before["best"].meta_epoch == 2  # the case under test: the best check is not the last one
+    state, info = runner.run(init, meta_step, out_dir=tmp_path / "run", epochs=4, resume=True, **kw)
+    assert int(state.meta_epoch) == 4 and info["best"].meta_epoch == 2
+    assert (info["best"].mean, info["best"].std) == (before["best"].mean, before["best"].std)
+    np.testing.assert_array_equal(np.asarray(info["best"].dataset.x), np.asarray(before["best"].dataset.x))
+
+
 SAVE_ON_DEVICE_1 = """
 import os, sys, json
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"

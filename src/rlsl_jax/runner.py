@@ -204,7 +204,7 @@ def run(
             restored_state, meta = checkpoint.restore(ckpt_dir, checkpoint.abstract_like(state))
             state = restored_state if after_restore is None else after_restore(restored_state, state)
             start = int(state.meta_epoch)
-            if check is not None and meta.get("best"):
+            if meta.get("best"):  # kept even when this call runs no check (it then has nothing to beat)
                 ds, ds_meta = checkpoint.load_dataset(ckpt_dir, step=start)
                 like = dataset_of(state)
                 if isinstance(like, dict):  # a method's own item (e.g. MuJoCo: θ + normaliser), as saved
@@ -214,7 +214,8 @@ def run(
                 ds = jax.tree.map(jnp.asarray, ds)
                 # re-scored by THIS check: the saved score may come from another one (e.g. more
                 # learners after a resume), and later checks must be compared on the same scale
-                mean, std = check.score(ds)
+                mean, std = (check.score(ds) if check is not None
+                             else (float(meta["best"]["kshot_mean"]), float(meta["best"].get("kshot_std", "nan"))))
                 best = Best(int(meta["best"]["meta_epoch"]), float(mean), float(std), ds)
 
     log = CSVLog(Path(out_dir) / "log.csv", log_fields) if (out_dir is not None and log_fields and main) else None
