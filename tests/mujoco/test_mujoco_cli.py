@@ -66,7 +66,8 @@ EP = ["--backend", "envpool"]
                                               (["--env", "reacher", *EP], 4), (["--env", "humanoid", *EP], 4),
                                               (["--env", "ant", *EP], 4), (["--env", "walker2d", *EP], 1), ([], 1)])
 def test_help_shows_the_task_settings(capsys, argv, population):
-    """Preset ours' per-task settings (``TASK_SETTINGS``: envpool Ant, Hopper, Humanoid and Reacher PPMO at P = 4)
+    """Preset ours' per-task settings (``TASK_SETTINGS``: envpool Ant, Hopper, Humanoid and Reacher PPMO at P = 4,
+    HumanoidStandup from shared targets)
     are the defaults --help shows once --env names the task on envpool; brax, PPO and the paper
     preset keep P = 1."""
     with pytest.raises(SystemExit) as e:
@@ -74,7 +75,20 @@ def test_help_shows_the_task_settings(capsys, argv, population):
     assert e.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert f"1 = the paper) (default: {population})" in out
-    assert "per task: ant population 4, hopper population 4, humanoid population 4, reacher population 4" in out
+    assert ("per task: ant population 4, hopper population 4, humanoid population 4, humanoidstandup init_targets "
+            "shared, reacher population 4") in out
     assert M.preset_config("ours", "hopper").population == 4 and M.preset_config("ours", "nosuch").population == 1
     assert M.preset_config("ours", "hopper", backend="brax") == M.PRESETS["ours"]
     assert M.preset_config("ours", "hopper", "ppo") == M.PRESETS["ours"] == M.preset_config("ours")
+
+
+@pytest.mark.parametrize("argv, targets", [(["--env", "humanoidstandup", *EP], "shared"),
+                                           (["--env", "humanoidstandup"], "independent"),
+                                           (["--env", "humanoidstandup", "--preset", "paper", *EP], "independent"),
+                                           (["--env", "hopper", *EP], "independent")])
+def test_help_shows_humanoidstandups_shared_targets(capsys, argv, targets):
+    """Envpool HumanoidStandup PPMO under preset ours starts from shared targets; the paper's start elsewhere."""
+    with pytest.raises(SystemExit):
+        mujoco.main(argv + ["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"blind) (default: {targets})" in out
