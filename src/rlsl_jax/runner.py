@@ -212,11 +212,13 @@ def run(
                              "log_std": ds.log_std, **ds_meta.get("extra", {})}
                     ds = {k: saved[k] for k in like}
                 ds = jax.tree.map(jnp.asarray, ds)
-                # re-scored by THIS check: the saved score may come from another one (e.g. more
-                # learners after a resume), and later checks must be compared on the same scale
+                # with a check: re-scored by THIS check (the saved score may come from another one, e.g.
+                # fewer learners, and later checks must be compared on the same scale); without one the
+                # saved score stands, as nothing will be compared with it
+                kept = meta["best"]
                 mean, std = (check.score(ds) if check is not None
-                             else (float(meta["best"]["kshot_mean"]), float(meta["best"].get("kshot_std", "nan"))))
-                best = Best(int(meta["best"]["meta_epoch"]), float(mean), float(std), ds)
+                             else (kept["kshot_mean"], kept.get("kshot_std", float("nan"))))
+                best = Best(int(kept["meta_epoch"]), float(mean), float(std), ds)
 
     log = CSVLog(Path(out_dir) / "log.csv", log_fields) if (out_dir is not None and log_fields and main) else None
     wall_before = 0.0  # training wall seconds of the calls before this resume (log.csv's wall_s goes on from it)
