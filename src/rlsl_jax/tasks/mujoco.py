@@ -82,7 +82,7 @@ PRESETS = {
 # dataset at P = 4 (--init-dataset) its checks rose to 3900-4170 within 600-800 more meta-epochs
 # (3993.1 over 64 fresh learners after 600, 4.9 M more steps).
 # HumanoidStandup from shared targets (every row's target one N(0, 1) draw; seed 0) reached 16-learner
-# checks of 124.8-132.1 k from meta-epoch 400 to 800 (64 fresh learners: 127,894.1; seed 1 106,840.1)
+# checks of 124.8-132.1 k from meta-epoch 400 to 800 (64 fresh learners: 127,894.1; seed 1 106,840.1; seed 2 93,579.5)
 # where the paper's independent targets gave 76-82 k over three seeds (best set continued: 103,680.5).
 # Elsewhere shared targets did not help, so the paper's start stays: InvertedDoublePendulum 4871.2 vs
 # 4928.3, HalfCheetah (P = 1, 3000) 2020.9 vs checks 2018-2301, Walker2d (P = 1, 1000) 429.1 vs 1038.1.
