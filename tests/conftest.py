@@ -1,5 +1,6 @@
 """Shared test fixtures and paths."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -37,3 +38,14 @@ def run_script_json(script: str, *args: str, timeout: float = 300) -> dict:
                        env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def experiment_script():
+    """``experiment_script("mujoco/target_probe")``: the module of experiments/<name>.py (scripts, not a package)."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(Path(name).name, REPO / "experiments" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load

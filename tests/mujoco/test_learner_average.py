@@ -1,8 +1,5 @@
 """experiments/mujoco/learner_average.py: the block-diagonal MLP is exactly the mean of its M learners."""
 
-import importlib.util
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,17 +8,8 @@ from rlsl_jax.distill import Dataset
 from rlsl_jax.evaluate import trained_learners
 from rlsl_jax.networks.gaussian import mujoco_learner
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "mujoco" / "learner_average.py"
 
-
-def script():
-    spec = importlib.util.spec_from_file_location("learner_average", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_averaged_mlp_gives_the_mean_action_of_its_learners():
+def test_averaged_mlp_gives_the_mean_action_of_its_learners(experiment_script):
     kx, ky, kl, ko = jax.random.split(jax.random.key(5), 4)
     ds = Dataset(jax.random.normal(kx, (8, 5)), jax.random.normal(ky, (8, 3)), jnp.float32(2.0),
                  log_std=jnp.full((3,), -0.5))
@@ -29,7 +17,7 @@ def test_averaged_mlp_gives_the_mean_action_of_its_learners():
     phi = trained_learners(kl, ds, base, None, m)
     obs = jax.random.normal(ko, (4, 5))
     each = jax.vmap(lambda p: base.apply(p, obs))(phi)                     # [m, 4, 3]
-    avg = script().averaged(phi, m)
+    avg = experiment_script("mujoco/learner_average").averaged(phi, m)
     wide = mujoco_learner(5, 3, hidden=(64 * m, 64 * m))
     np.testing.assert_allclose(wide.apply(avg, obs), each.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(avg["log_std"], phi["log_std"].mean(0), rtol=1e-6)
