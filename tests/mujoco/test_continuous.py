@@ -6,6 +6,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from rlsl_jax import checkpoint
 from rlsl_jax.distill import Dataset, PPMOConfig, init_dataset, inner_loss, inner_step, make_meta_step
@@ -16,7 +17,8 @@ from rlsl_jax.networks.gaussian import GaussianLearner, mujoco_learner
 from rlsl_jax.networks.mlp import MLPSpec
 from rlsl_jax.rl import DiagGaussian, action_dist_of
 from rlsl_jax.rl.normalize import (
-    NormalizedEnv, drain_raw_returns, normalize_obs, rms_from_meta, rms_init, rms_to_arrays, rms_update,
+    NormalizedEnv, drain_raw_returns, normalize_obs, rms_from_meta, rms_init, rms_to_arrays, rms_update, scaled_rms,
+    unscaled_rms,
 )
 from rlsl_jax.rl.ppo import PPOConfig, make_train_step
 
@@ -108,6 +110,27 @@ def test_running_mean_std_matches_numpy_and_normaliser_env():
     r2 = frozen.step(jax.random.key(9), st2, jnp.ones((3, 1)))
     np.testing.assert_array_equal(r2.state.obs_rms.mean, st.obs_rms.mean)
     np.testing.assert_allclose(o2, normalize_obs(st.obs_rms, VmapEnv(env, params, 3).reset(jax.random.key(0))[0]))
+
+
+def test_obs_scale_divides_the_normalised_obs_and_folds_into_stored_statistics():
+    """NormalizedEnv(obs_scale=c) feeds obs / c of the plain normalisation while its state keeps the
+    plain running statistics; the plain formula on scaled_rms (what a dataset stores) gives exactly
+    the training inputs, and unscaled_rms inverts it."""
+    env, params = make("Pendulum-v1")
+    plain, scaled = NormalizedEnv(VmapEnv(env, params, 3)), NormalizedEnv(VmapEnv(env, params, 3), obs_scale=4.0)
+    (o1, s1), (o4, s4) = plain.reset(jax.random.key(0)), scaled.reset(jax.random.key(0))
+    r1, r4 = plain.step(jax.random.key(1), s1, jnp.ones((3, 1))), scaled.step(jax.random.key(1), s4, jnp.ones((3, 1)))
+    np.testing.assert_array_equal(r4.state.obs_rms.var, r1.state.obs_rms.var)
+    assert np.abs(np.asarray(r1.obs)).max() > 0.5  # not a trivially small input
+    np.testing.assert_allclose(r4.obs, np.asarray(r1.obs) / 4.0, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(o4, np.asarray(o1) / 4.0, rtol=1e-5, atol=1e-7)
+    stored = scaled_rms(r4.state.obs_rms, 4.0)
+    raw = VmapEnv(env, params, 3).reset(jax.random.key(5))[0]
+    np.testing.assert_allclose(normalize_obs(stored, raw), normalize_obs(r4.state.obs_rms, raw, scale=4.0), rtol=1e-5)
+    np.testing.assert_allclose(unscaled_rms(stored, 4.0).var, r4.state.obs_rms.var, rtol=1e-5)
+    assert scaled_rms(r4.state.obs_rms, 1.0) is r4.state.obs_rms
+    with pytest.raises(ValueError, match="obs_scale must be > 0"):
+        NormalizedEnv(VmapEnv(env, params, 3), obs_scale=0.0)
 
 
 def test_ppmo_on_pendulum_learns_log_std_target_without_recompiling():

@@ -135,3 +135,79 @@ def test_init_dataset_starts_ppmo_from_a_saved_dataset(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert e.value.code == 2 and len(err) == 1 and msg in err[0], err
         assert not target.exists()
+
+
+def test_obs_scale_is_stored_in_the_normaliser_and_rescales_a_warm_start(tmp_path, capsys):
+    """--obs-scale c: a set of scale 1 continued at c = 2 starts rescaled (X / 2, η · 4, log-std target
+    / 4, the running statistics as stored); the npz stores obs_scale 2 and obs_var = 4 (var + 1e-8) −
+    1e-8, and continuing that npz at c = 2 takes X and η as they are and the statistics unscaled;
+    --eval scores it with the stored normaliser; --obs-scale 0 or with --no-norm-obs is one line, exit 2."""
+    import jax
+
+    from rlsl_jax.checkpoint import write_npz
+    from rlsl_jax.distill.dataset import Dataset
+    from rlsl_jax.tasks import mujoco as M
+
+    rng = np.random.default_rng(1)
+    ds = Dataset(rng.normal(size=(4, 11)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32),
+                 np.float32(0.7), log_std=np.full(3, -0.5, np.float32))
+    stats = {"obs_mean": np.zeros(11, np.float32), "obs_var": np.full(11, 2.0, np.float32),
+             "obs_count": np.float32(1e9)}
+    src = write_npz(ds, {"extra": stats}, tmp_path / "start.npz")
+    out = tmp_path / "c2"
+    mujoco.main(["--env", "hopper", "--init-dataset", str(src), "--obs-scale", "2", "--meta-epochs", "2",
+                 "--out", str(out), *TINY])
+    run = json.loads((out / "run.json").read_text())
+    assert run["mujoco"]["obs_scale"] == 2.0
+    state = M.from_record(run).init(jax.random.key(0))
+    np.testing.assert_allclose(state.dataset.x, ds.x / 2, rtol=1e-6)
+    np.testing.assert_allclose(state.dataset.log_std, ds.log_std / 4, rtol=1e-6)
+    np.testing.assert_allclose(state.dataset.y, M.rescale_inputs(ds, 2.0).y, rtol=1e-6)
+    assert float(state.dataset.inner_lr) == pytest.approx(2.8)
+    np.testing.assert_allclose(state.carry.env_state.obs_rms.var, 2.0, rtol=1e-6)
+    with np.load(out / "dataset.npz") as z:
+        assert float(z["obs_scale"]) == 2.0
+        np.testing.assert_allclose(z["obs_var"], 4 * (2.0 + 1e-8) - 1e-8, rtol=1e-3)  # count 1e9: ~unchanged
+        x2, eta2 = z["x"].copy(), float(z["inner_lr"])
+    assert json.loads((out / "summary.json").read_text())["obs_scale"] == 2.0
+    run2 = M.from_record({**run, "mujoco": {**run["mujoco"], "init_dataset": str(out / "dataset.npz")}})
+    state2 = run2.init(jax.random.key(0))
+    np.testing.assert_array_equal(state2.dataset.x, x2)
+    assert float(state2.dataset.inner_lr) == pytest.approx(eta2)
+    np.testing.assert_allclose(state2.carry.env_state.obs_rms.var, 2.0, rtol=1e-3)
+    capsys.readouterr()
+    mujoco.main(["--eval", str(out), "--eval-learners", "2", "--no-progress"])
+    assert "envpool hopper k=4: 2 fresh learners" in capsys.readouterr().out
+    for i, (flags, msg) in enumerate([(["--obs-scale", "0"], "--obs-scale must be > 0"),
+                                      (["--obs-scale", "2", "--no-norm-obs"], "--obs-scale scales normalised")]):
+        target = tmp_path / f"bad{i}"
+        with pytest.raises(SystemExit) as e:
+            cli.run_main(lambda: mujoco.main(["--env", "hopper", "--meta-epochs", "1", "--out", str(target), *TINY,
+                                              *flags]))
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and msg in err[0], err
+        assert not target.exists()
+
+
+def test_rescale_inputs_keeps_the_linear_part_of_the_one_step_means():
+    """rescale_inputs(θ, f): X / f, η f², log-std target / f², and targets moved by the least change
+    that keeps Σ Y / f² (the bias path, which does not shrink with the inputs) and Σ yᵢ xᵢ; so in the
+    near-linear regime the one-step means η Σ yᵢ (1 + 4 s·xᵢ) stay what they were."""
+    from rlsl_jax.distill.dataset import Dataset
+    from rlsl_jax.tasks.mujoco import rescale_inputs
+
+    rng = np.random.default_rng(3)
+    ds = Dataset(rng.normal(size=(64, 11)).astype(np.float32), rng.normal(0.5, 1.0, size=(64, 3)).astype(np.float32),
+                 np.float32(2.0), log_std=np.full(3, -1.0, np.float32))
+    r = rescale_inputs(ds, 4.0)
+    np.testing.assert_allclose(r.x, ds.x / 4, rtol=1e-6)
+    assert float(r.inner_lr) == pytest.approx(32.0) and np.allclose(r.log_std, -1.0 / 16)
+    np.testing.assert_allclose(r.y.sum(0), ds.y.sum(0) / 16, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(r.y - ds.y).T @ ds.x, 0.0, atol=1e-3)
+    assert np.abs(np.asarray(r.y - ds.y)).max() > 0.1  # the shift is real (Σ Y is far from 0 here)
+    # the linear-kernel means at test inputs s (in the old units): η Σ yᵢ (1 + 4 s·xᵢ) before and after
+    s = rng.normal(size=(5, 11))
+    old = float(ds.inner_lr) * (ds.y.sum(0) + 4 * (s @ ds.x.T) @ ds.y)
+    new = float(r.inner_lr) * (np.asarray(r.y).sum(0) + 4 * ((s / 4) @ np.asarray(r.x).T) @ np.asarray(r.y))
+    np.testing.assert_allclose(new, old, rtol=1e-3, atol=1e-2)
+    assert rescale_inputs(ds, 1.0) is ds

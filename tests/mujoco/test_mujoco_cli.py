@@ -76,10 +76,24 @@ def test_help_shows_the_task_settings(capsys, argv, population):
     out = " ".join(capsys.readouterr().out.split())
     assert f"1 = the paper) (default: {population})" in out
     assert ("per task: ant population 4, hopper population 4, humanoid population 4, humanoidstandup init_targets "
-            "shared, reacher population 4") in out
+            "shared, inverted_double_pendulum obs_scale 8.0, reacher population 4") in out
     assert M.preset_config("ours", "hopper").population == 4 and M.preset_config("ours", "nosuch").population == 1
     assert M.preset_config("ours", "hopper", backend="brax") == M.PRESETS["ours"]
     assert M.preset_config("ours", "hopper", "ppo") == M.PRESETS["ours"] == M.preset_config("ours")
+
+
+@pytest.mark.parametrize("argv, scale", [(["--env", "inverted_double_pendulum", *EP], "8.0"),
+                                         (["--env", "inverted_double_pendulum"], "1.0"),
+                                         (["--env", "inverted_double_pendulum", "--method", "ppo", *EP], "1.0"),
+                                         (["--env", "inverted_double_pendulum", "--preset", "paper", *EP], "1.0"),
+                                         (["--env", "hopper", *EP], "1.0")])
+def test_help_shows_the_input_scale(capsys, argv, scale):
+    """Envpool InvertedDoublePendulum PPMO under preset ours feeds its learners inputs at 1/8
+    (``OBS_SCALES``); brax, PPO, the paper preset and the other tasks keep 1."""
+    with pytest.raises(SystemExit):
+        mujoco.main(argv + ["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"with --init-dataset a set of another scale is rescaled (default: {scale})" in out
 
 
 @pytest.mark.parametrize("argv, targets", [(["--env", "humanoidstandup", *EP], "shared"),

@@ -23,7 +23,7 @@ from rlsl_jax.distill.ppmo import PPMOConfig
 from rlsl_jax.logs import write_json
 from rlsl_jax.report import plot_curve
 from rlsl_jax.tasks.mujoco import (BACKENDS, DEFAULT_PRESET, ENVS, EPISODE_LENGTH, METHODS, PRESETS,
-                                   describe_task_settings, preset_config)
+                                   default_obs_scale, describe_task_settings, preset_config)
 
 POSITIVE = ("k", "population", "num_envs", "rollout_steps", "update_epochs", "minibatch_size", "episode_length", "eval_learners")
 
@@ -46,6 +46,9 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
     add("--episode-length", type=int, default=EPISODE_LENGTH, help="episode time limit, steps (--eval: the dataset's unless --env is given)")
     add("--norm-obs", action=argparse.BooleanOptionalAction, default=True,
         help="normalise observations by running mean/var (stored with the dataset)")
+    add("--obs-scale", type=float, default=default_obs_scale(preset, env, method, backend), metavar="C",
+        help="learners see the normalised observations divided by C (std 1/C; stored in the dataset's normaliser); "
+             "with --init-dataset a set of another scale is rescaled (default: %(default)s)")
     add("--scale-reward", action=argparse.BooleanOptionalAction, default=True,
         help="scale rewards by the running std of the discounted return (training only)")
     add("--meta-epochs", type=int, default=2000, help="total meta-epochs (PPO: epochs) to run")
@@ -74,6 +77,10 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
 def validate(args, M) -> None:
     cli.check_positive(args, POSITIVE)
     cli.check_run_args(args)  # chunk, checkpoints, meta-epochs, the periodic check
+    if not args.obs_scale > 0:
+        raise cli.UsageError(f"--obs-scale must be > 0 (got {args.obs_scale}); 1 = plain normalisation")
+    if args.obs_scale != 1.0 and not args.norm_obs:
+        raise cli.UsageError("--obs-scale scales normalised observations; drop --no-norm-obs or --obs-scale")
     cli.check_positive(args, ("final_eval_learners",), minimum=0)
     try:
         M.check_brax_backend(args.brax_backend)
@@ -122,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{args.meta_epochs}", file=sys.stderr)
     else:
         saved = M.new_record(args.seed, config_from_args(PPMOConfig, args), **{k: getattr(args, k) for k in (
-            "env", "backend", "brax_backend", "method", "episode_length", "norm_obs", "scale_reward", "init_dataset")})
+            "env", "backend", "brax_backend", "method", "episode_length", "norm_obs", "scale_reward", "init_dataset",
+            "obs_scale")})
         args.out = args.out or Path("runs/mujoco") / f"{args.env}_{args.method}"
         if cli.is_main_process():
             cli.check_out_dir(args.out, False)

@@ -14,6 +14,12 @@ Because rewards are rescaled, the wrapper also sums the RAW rewards per env so t
 returns stay in the env's units (``raw_stats``). The statistics of the observation normaliser are
 part of a distilled dataset: the learners trained on it must see observations normalised the same
 way (``NormalizedEnv(..., update=False)`` with the stored statistics).
+
+``scale`` c (default 1) divides the normalised observations further: clip((obs − mean) / (c·sqrt(var
++ 1e-8)), ±10), so the learners see inputs of std 1/c. A dataset stores the statistics with c folded
+into the variance (``scaled_rms``: var' = c²·(var + 1e-8) − 1e-8), so that anyone applying the
+plain formula to the stored ``obs_mean``/``obs_var`` feeds its learners exactly what training fed
+them; ``unscaled_rms`` recovers the running statistics.
 """
 
 from __future__ import annotations
@@ -56,9 +62,24 @@ def rms_update(rms: RunningMeanStd, batch: jax.Array) -> RunningMeanStd:
     return RunningMeanStd(mean, m2 / tot, tot)
 
 
-def normalize_obs(rms: RunningMeanStd, obs: jax.Array, clip: float = OBS_CLIP) -> jax.Array:
-    """clip((obs − mean) / sqrt(var + 1e-8), ±clip)."""
-    return jnp.clip((obs - rms.mean) / jnp.sqrt(rms.var + EPS), -clip, clip)
+def normalize_obs(rms: RunningMeanStd, obs: jax.Array, clip: float = OBS_CLIP, scale: float = 1.0) -> jax.Array:
+    """clip((obs − mean) / (scale · sqrt(var + 1e-8)), ±clip)."""
+    return jnp.clip((obs - rms.mean) / (scale * jnp.sqrt(rms.var + EPS)), -clip, clip)
+
+
+def scaled_rms(rms: RunningMeanStd, scale: float) -> RunningMeanStd:
+    """The statistics whose plain ``normalize_obs`` is ``normalize_obs(rms, ·, scale=scale)``:
+    var' = scale²·(var + 1e-8) − 1e-8 (what a dataset stores; ``rms`` itself if scale is 1)."""
+    if scale == 1.0:
+        return rms
+    return rms.replace(var=scale**2 * (rms.var + EPS) - EPS)
+
+
+def unscaled_rms(rms: RunningMeanStd, scale: float) -> RunningMeanStd:
+    """Inverse of ``scaled_rms``: the running statistics behind stored ones of input scale ``scale``."""
+    if scale == 1.0:
+        return rms
+    return rms.replace(var=(rms.var + EPS) / scale**2 - EPS)
 
 
 @flax.struct.dataclass
@@ -84,11 +105,16 @@ class NormalizedEnv:
       norm_obs, scale_reward: switch either part off.
       update: False freezes the statistics (evaluation with a dataset's stored normaliser).
       obs_rms: initial observation statistics (default: mean 0, var 1, count 1e-4).
+      obs_scale: c > 0, observations are normalised to std 1/c (module docstring); the state's
+        statistics stay the plain running ones.
     """
 
     def __init__(self, benv, gamma: float = 0.99, norm_obs: bool = True, scale_reward: bool = True,
-                 update: bool = True, obs_rms: RunningMeanStd | None = None):
+                 update: bool = True, obs_rms: RunningMeanStd | None = None, obs_scale: float = 1.0):
+        if not obs_scale > 0:
+            raise ValueError(f"obs_scale must be > 0 (got {obs_scale})")
         self.benv, self.gamma, self.norm_obs, self.scale_reward, self.update = benv, gamma, norm_obs, scale_reward, update
+        self.obs_scale = float(obs_scale)
         self.num_envs = benv.num_envs
         self._obs_rms0 = obs_rms
 
@@ -107,7 +133,7 @@ class NormalizedEnv:
         return src.action_space(params)
 
     def _obs(self, rms, obs):
-        return normalize_obs(rms, obs) if self.norm_obs else obs.astype(jnp.float32)
+        return normalize_obs(rms, obs, scale=self.obs_scale) if self.norm_obs else obs.astype(jnp.float32)
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, NormState]:
         obs, env_state = self.benv.reset(key)

@@ -9,7 +9,14 @@ step fits means to Y and the log-std to its target (MSE each).
 Observations are normalised by running mean/var statistics (VecNormalize) and rewards scaled by
 the running std of the discounted return (CleanRL, ``rl.normalize``); the observation statistics
 are part of the distilled artefact (saved with X and Y in every checkpoint and in dataset.npz as
-obs_mean, obs_var, obs_count) and k-shot scores apply them, frozen. Every reported return is the
+obs_mean, obs_var, obs_count) and k-shot scores apply them, frozen. An input scale c (``obs_scale``,
+``--obs-scale``; ``OBS_SCALES`` per task) divides the normalised observations by c, so the learners
+see inputs of std 1/c; the dataset stores the statistics with c folded into obs_var (and c itself as
+obs_scale), so any evaluator that applies the stored normaliser feeds the learners what training
+fed them. Why: with inputs ≤ 64 wide and orthogonal init, the one-step learner is its random tanh
+features read out by a head fitted in one step, and where the tanh layers are near-linear those
+features' inner products no longer depend on the draw (W₁W₁ᵀ = 2I, W₂W₂ᵀ = 2I), so fresh learners
+trained on the same set differ less. Every reported return is the
 RAW env return. An optional periodic k-shot check (``kshot_check``, ``runner.KShotCheck``) scores
 the dataset during training and keeps the best one for checkpoints, dataset.npz and the final
 score. ``method="ppo"`` runs direct PPO (``rl.ppo``, the same rollout/GAE/loss/optimiser
@@ -40,6 +47,7 @@ from typing import Any, Callable, NamedTuple
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rlsl_jax import paper
 from rlsl_jax.config import config_from_dict, config_to_dict
@@ -49,7 +57,8 @@ from rlsl_jax.envs import make
 from rlsl_jax.evaluate import evaluate_batched
 from rlsl_jax.logs import write_json
 from rlsl_jax.networks.gaussian import mujoco_learner
-from rlsl_jax.rl.normalize import NormalizedEnv, drain_raw_returns, rms_from_meta, rms_to_arrays
+from rlsl_jax.rl.normalize import (NormalizedEnv, drain_raw_returns, rms_from_meta, rms_to_arrays, scaled_rms,
+                                   unscaled_rms)
 from rlsl_jax.runner import PPMO_LOG_FIELDS, KShotCheck, run, seed_keys
 
 ENVS = ("ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverted_double_pendulum", "reacher",
@@ -88,6 +97,12 @@ PRESETS = {
 # 4928.3, HalfCheetah (P = 1, 3000) 2020.9 vs checks 2018-2301, Walker2d (P = 1, 1000) 429.1 vs 1038.1.
 TASK_SETTINGS = {"ours": {"ant": {"population": 4}, "hopper": {"population": 4}, "humanoid": {"population": 4},
                           "humanoidstandup": {"init_targets": "shared"}, "reacher": {"population": 4}}}
+# Input scale c per task of a preset (envpool PPMO runs; else 1): the learners see normalised
+# observations / c (module docstring). InvertedDoublePendulum from scratch, 3000 meta-epochs (6.14 M env
+# steps), 64 fresh learners: c = 1 4928.3 ± 4335.0 (half the learners fall), c = 4 8097.7 ± 2888.8,
+# c = 8 9356.6 ± 5.7 (256 other learners: 5298 / 7644.5 / 9080.8). Elsewhere measured only as
+# continuations of c = 1 sets (experiments/mujoco/RESULTS.md, "Input scale"), so c stays 1 there.
+OBS_SCALES: dict[str, dict[str, float]] = {"ours": {"inverted_double_pendulum": 8.0}}
 # log.csv columns without the periodic k-shot check (with it: PPMO_LOG_FIELDS, adding kshot_mean/std)
 LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
 EVAL_SEED = 1_000_003  # k-shot learners and eval envs: seed + EVAL_SEED
@@ -112,10 +127,21 @@ def preset_config(preset: str, env: str | None = None, method: str = "ppmo", bac
     return dataclasses.replace(PRESETS[preset], **TASK_SETTINGS.get(preset, {}).get(task, {}))
 
 
+def default_obs_scale(preset: str, env: str | None = None, method: str = "ppmo", backend: str = "envpool") -> float:
+    """``OBS_SCALES[preset][env]`` for a PPMO run of a known task on envpool, else 1."""
+    try:
+        task = check_env_name(env) if env is not None and method == "ppmo" and backend == "envpool" else None
+    except ValueError:
+        task = None
+    return float(OBS_SCALES.get(preset, {}).get(task, 1.0))
+
+
 def describe_task_settings(preset: str) -> str:
     """'hopper population 4' (comma-separated per task; envpool PPMO runs) or 'none'."""
-    return ", ".join(f"{t} " + ", ".join(f"{f} {v}" for f, v in kw.items())
-                     for t, kw in TASK_SETTINGS.get(preset, {}).items()) or "none"
+    tasks = {**TASK_SETTINGS.get(preset, {})}
+    for t, c in OBS_SCALES.get(preset, {}).items():
+        tasks[t] = {**tasks.get(t, {}), "obs_scale": c}
+    return ", ".join(f"{t} " + ", ".join(f"{f} {v}" for f, v in kw.items()) for t, kw in sorted(tasks.items())) or "none"
 
 
 def check_brax_backend(name: str | None) -> None:
@@ -155,9 +181,11 @@ def make_benv(backend: str, env: str, num_envs: int, seed: int, brax_backend: st
         raise ValueError(str(e)) from e
 
 
-def make_mujoco_step(cfg: PPMOConfig, method: str, benv, norm_obs: bool = True, scale_reward: bool = True, mesh=None):
+def make_mujoco_step(cfg: PPMOConfig, method: str, benv, norm_obs: bool = True, scale_reward: bool = True, mesh=None,
+                     obs_scale: float = 1.0):
     """(init, step, learner, dataset_of) for PPMO (``cfg`` a PPMOConfig) or direct PPO on ``benv``
-    (P·E envs, P = 1 for PPO), observations normalised and rewards scaled by ``rl.normalize``.
+    (P·E envs, P = 1 for PPO), observations normalised (to std 1/``obs_scale``) and rewards scaled
+    by ``rl.normalize``.
 
     ``step``'s metrics report RAW returns: ``episode_return`` (mean of the episodes that ended in
     that meta-epoch, nan if none), ``episodes``, ``last_return``; ``train_episode_return`` is the
@@ -165,12 +193,15 @@ def make_mujoco_step(cfg: PPMOConfig, method: str, benv, norm_obs: bool = True, 
     ``dataset`` item holds: θ and the observation statistics (PPMO), or the actor and them (PPO)."""
     from rlsl_jax.envs.brax_bridge import BraxEnv
 
-    nenv = NormalizedEnv(benv, gamma=cfg.gamma, norm_obs=norm_obs, scale_reward=scale_reward)
+    nenv = NormalizedEnv(benv, gamma=cfg.gamma, norm_obs=norm_obs, scale_reward=scale_reward, obs_scale=obs_scale)
     maybe_jit = jax.jit if isinstance(benv, BraxEnv) else (lambda f: f)  # envpool resets on the host
     learner = mujoco_learner(math.prod(benv.observation_space().shape), math.prod(benv.action_space().shape))
 
-    def obs_stats(env_state):  # stored with the dataset only if observations are normalised
-        return rms_to_arrays(env_state.obs_rms) if norm_obs else {}
+    def obs_stats(env_state):  # stored with the dataset only if observations are normalised, the scale folded in
+        if not norm_obs:
+            return {}
+        scale = {} if obs_scale == 1.0 else {"obs_scale": jnp.asarray(obs_scale, jnp.float32)}
+        return {**rms_to_arrays(scaled_rms(env_state.obs_rms, obs_scale)), **scale}
 
     def drain(carry, m):
         env_state, s = drain_raw_returns(carry.env_state)
@@ -226,7 +257,8 @@ def make_mujoco_step(cfg: PPMOConfig, method: str, benv, norm_obs: bool = True, 
 
 class Run(NamedTuple):
     """A MuJoCo training run, built by ``make_run``: its record ``mj`` (env, backend, brax_backend,
-    method, episode_length, norm_obs, scale_reward), config, seed, env and step functions."""
+    method, episode_length, norm_obs, scale_reward, obs_scale if not 1), config, seed, env and step
+    functions."""
 
     mj: dict
     cfg: PPMOConfig
@@ -259,12 +291,41 @@ def make_run(mj: dict, cfg: PPMOConfig, seed: int, mesh=None) -> Run:
     benv = make_benv(mj["backend"], mj["env"], cfg.population * cfg.num_envs, seed, mj["brax_backend"],
                      mj["episode_length"], mesh)
     init, step, learner, dataset_of = make_mujoco_step(cfg, mj["method"], benv, mj["norm_obs"], mj["scale_reward"],
-                                                       mesh)
+                                                       mesh, obs_scale_of(mj))
     if mj.get("init_dataset"):
         init = warm_init(init, mj, cfg, benv)
     if mj["backend"] == "brax" and mj["brax_backend"] is None:
         mj = {**mj, "brax_backend": benv.backend}
     return Run(mj, cfg, seed, benv, init, step, learner, dataset_of)
+
+
+def obs_scale_of(mj: dict) -> float:
+    """The run's input scale c (``mj["obs_scale"]``; 1 in records that predate it)."""
+    return float(mj.get("obs_scale", 1.0))
+
+
+def rescale_inputs(ds: Dataset, factor: float) -> Dataset:
+    """θ for learners whose inputs shrink by ``factor`` (c_new / c_old), as a start for a continued
+    distillation: X / f, η · f², log-std target / f², and Y + Δ with Δ the smallest change (per
+    action, least squares) for which Σᵢ Δᵢ = (1/f² − 1) Σᵢ yᵢ and Σᵢ Δᵢ xᵢ = 0.
+
+    Why: one SGD step from the 0.01-gain head makes the action means ≈ η' Σᵢ yᵢ (1 + h(s)·h(xᵢ))
+    (h: the last hidden layer). Where the tanh layers are near-linear (orthogonal init, inputs ≤ 64
+    wide) h(s)·h(xᵢ) = 4 s·xᵢ, which shrinks by f² with the inputs while the bias path's 1 does
+    not: η · f² restores the first, Δ keeps the second at its old size. So the trained means keep
+    their linear part; their tanh curvature changes, so sets that rest on it lose their score
+    (experiments/mujoco/rescale_probe.py, 32 fresh learners: Walker2d's committed set 2909 → 2573 at
+    f = 4, Ant's 4008 → −564). The log-std moves by η times its target, hence / f²."""
+    if factor == 1.0:
+        return ds
+    x, y = np.asarray(ds.x, np.float64).reshape(ds.x.shape[0], -1), np.asarray(ds.y, np.float64)
+    m = np.concatenate([np.ones((1, x.shape[0])), x.T])                      # [1 + obs, k]
+    rhs = np.zeros((m.shape[0], y.shape[1]))
+    rhs[0] = (1.0 / factor**2 - 1.0) * y.sum(0)
+    delta = np.linalg.lstsq(m, rhs, rcond=None)[0]                          # [k, act], least norm
+    return ds.replace(x=jnp.asarray(ds.x) / factor, y=jnp.asarray(y + delta, jnp.float32),
+                      inner_lr=jnp.asarray(ds.inner_lr) * factor**2,
+                      log_std=None if ds.log_std is None else jnp.asarray(ds.log_std) / factor**2)
 
 
 def check_fits(ds, benv, where: str, task: str, k: int | None = None) -> None:
@@ -287,7 +348,9 @@ def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
     checkpoint or npz) instead of random X, Y: its X, Y, η and log-std target become θ and its
     stored observation statistics the normaliser's (its count too, so they move as slowly as they
     did at its end); the dataset's optimiser, the critic and the reward scaling start fresh. E.g. to
-    continue a published dataset with another population or other settings. ValueError (one line)
+    continue a published dataset with another population or other settings. A dataset stored at
+    another input scale (its ``obs_scale``, 1 if absent) is ``rescale_inputs``'d to this run's and
+    its statistics unscaled to the running ones. ValueError (one line)
     unless it is a continuous dataset of this task's shape and k, with a normaliser exactly when
     this run normalises observations."""
     from rlsl_jax import checkpoint
@@ -304,6 +367,10 @@ def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
     if (rms is None) == mj["norm_obs"]:
         raise ValueError(f"--init-dataset {path} was distilled on {'raw' if rms is None else 'normalised'} "
                          f"observations; {'add --no-norm-obs' if rms is None else 'drop --no-norm-obs'}")
+    if rms is not None:
+        stored_scale = float(np.asarray((meta.get("extra") or {}).get("obs_scale", 1.0)).reshape(()))
+        rms = unscaled_rms(rms, stored_scale)
+        ds = rescale_inputs(ds, obs_scale_of(mj) / stored_scale)
 
     def like(old, new):  # the fresh leaf's dtype and placement (replicated under a mesh)
         return jax.device_put(jnp.asarray(new, old.dtype), getattr(old, "sharding", None))
@@ -322,10 +389,12 @@ def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
 
 
 def new_record(seed: int, cfg: PPMOConfig, env: str, backend: str, brax_backend: str | None, method: str,
-               episode_length: int, norm_obs: bool, scale_reward: bool, init_dataset: str | Path | None = None) -> dict:
+               episode_length: int, norm_obs: bool, scale_reward: bool, init_dataset: str | Path | None = None,
+               obs_scale: float = 1.0) -> dict:
     """run.json of a new run (what ``from_record`` and ``--resume`` rebuild it from)."""
     mj = {"env": env, "backend": backend, "brax_backend": brax_backend, "method": method,
-          "episode_length": episode_length, "norm_obs": norm_obs, "scale_reward": scale_reward}
+          "episode_length": episode_length, "norm_obs": norm_obs, "scale_reward": scale_reward,
+          **({} if obs_scale == 1.0 else {"obs_scale": float(obs_scale)})}
     return {"seed": seed, "config": config_to_dict(cfg),
             "mujoco": {**mj, "init_dataset": str(init_dataset)} if init_dataset else mj}
 
@@ -496,7 +565,7 @@ def publish(r: Run, state, info: dict, out: Path, final_eval_learners: int = 0) 
 
     mj, cfg = r.mj, r.cfg
     summary = {"env": mj["env"], "backend": mj["backend"], "brax_backend": mj["brax_backend"], "method": mj["method"],
-               "k": cfg.k, "population": cfg.population, "num_envs": cfg.num_envs,
+               "k": cfg.k, "population": cfg.population, "num_envs": cfg.num_envs, "obs_scale": obs_scale_of(mj),
                "rollout_steps": cfg.rollout_steps, "meta_epochs": int(state.meta_epoch),
                "train_wall_s": round(info.get("total_wall_s", info["wall_s"]), 2), "device": str(jax.devices()[0]),
                "paper_table3": paper.TABLE3[mj["env"]][0]}
