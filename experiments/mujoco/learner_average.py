@@ -9,7 +9,7 @@ with M, the learner-to-learner noise is what costs the set its score; if not, th
 the limit. Each of ``--groups`` groups of M learners plays ``--episodes`` episodes (M = 1: single
 learners, the Table's learner):
 
-    python experiments/mujoco/learner_average.py experiments/mujoco/table3/inverted_double_pendulum_ppmo --m 1,4,16
+    python experiments/mujoco/learner_average.py experiments/mujoco/table3/inverted_double_pendulum_ppmo_scale1 --m 1,4,16
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ episode? Trains L fresh learners by one SGD step on the dataset (as ``--eval`` d
 episodes with EACH of them (different start states), then prints per learner its mean return and
 the share of episodes that reached ``--full`` (default: 9000, a full InvertedDoublePendulum episode).
 
-    python experiments/mujoco/per_learner.py experiments/mujoco/table3/inverted_double_pendulum_ppmo \
+    python experiments/mujoco/per_learner.py experiments/mujoco/table3/inverted_double_pendulum_ppmo_scale1 \
         --learners 8 --episodes 32 [--sampled]
 """
 

@@ -1,0 +1,59 @@
+"""How much of a distilled MuJoCo set survives a smaller input scale before any further training?
+
+``--obs-scale c`` feeds the learners normalised observations divided by c; ``--init-dataset`` with a
+set distilled at another scale starts from ``tasks.mujoco.rescale_inputs`` of it (X / f, η f², the
+log-std target / f², targets shifted to keep the bias path). This scores, with the SAME fresh
+learners (one SGD step, one episode each, sampled actions), each set at its own scale and rescaled to
+every c of ``--scales``, as that continued run starts (its normaliser: the stored statistics at
+scale c):
+
+    python experiments/mujoco/rescale_probe.py experiments/mujoco/table3/{walker2d,halfcheetah,ant}_ppmo --scales 2,4
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from rlsl_jax.report import markdown_table
+from rlsl_jax.rl.normalize import scaled_rms, unscaled_rms
+from rlsl_jax.tasks import mujoco as tm
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("datasets", nargs="+", help="run folders, checkpoint folders or dataset.npz of MuJoCo PPMO runs")
+    p.add_argument("--scales", default="2,4", help="input scales c, comma-separated (default: %(default)s)")
+    p.add_argument("--learners", type=int, default=32, help="fresh learners per cell (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="learners' and envs' seed (default: %(default)s)")
+    args = p.parse_args(argv)
+    try:
+        scales = [float(c) for c in args.scales.split(",")]
+    except ValueError:
+        p.error(f"--scales {args.scales!r}: give numbers separated by commas, e.g. 2,4")
+    if min(scales) <= 0 or args.learners < 1:
+        p.error("--scales must be > 0 and --learners >= 1")
+    rows = []
+    for path in args.datasets:
+        try:
+            s = tm.load_scored(path, args.learners, args.seed)
+        except (ValueError, FileNotFoundError) as e:
+            p.error(str(e))
+        if s.obs_rms is None:
+            p.error(f"{path}: no stored normaliser (raw observations), nothing to rescale")
+        own = float(np.asarray((s.meta.get("extra") or {}).get("obs_scale", 1.0)).reshape(()))
+        running = unscaled_rms(s.obs_rms, own)
+
+        def score(ds, rms):
+            r = tm.kshot(ds, rms, args.learners, seed=args.seed, backend=s.backend, env=s.env,
+                         brax_backend=s.brax_backend, episode_length=s.episode_length, benv=s.benv)
+            return f"{r['mean']:.1f} ± {r['std']:.1f}"
+
+        rows.append([path, f"{own:g}", score(s.ds, s.obs_rms)] +
+                    [score(tm.rescale_inputs(s.ds, c / own), scaled_rms(running, c)) for c in scales])
+    print(markdown_table(["dataset", "its scale", "as stored"] + [f"rescaled to c = {c:g}" for c in scales], rows))
+
+
+if __name__ == "__main__":
+    main()
