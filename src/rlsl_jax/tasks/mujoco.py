@@ -100,8 +100,9 @@ TASK_SETTINGS = {"ours": {"ant": {"population": 4}, "hopper": {"population": 4},
 # Input scale c per task of a preset (envpool PPMO runs; else 1): the learners see normalised
 # observations / c (module docstring). InvertedDoublePendulum from scratch, 3000 meta-epochs (6.14 M env
 # steps), 64 fresh learners: c = 1 4928.3 ± 4335.0 (half the learners fall), c = 4 8097.7 ± 2888.8,
-# c = 8 9356.6 ± 5.7 (256 other learners: 5298 / 7644.5 / 9080.8). Elsewhere measured only as
-# continuations of c = 1 sets (experiments/mujoco/RESULTS.md, "Input scale"), so c stays 1 there.
+# c = 8 9356.6 ± 5.7 (256 other learners: 5165.5 / 7644.5 / 9080.8). Walker2d's and HalfCheetah's Table rows
+# continue their c = 1 sets at --obs-scale 2 (experiments/mujoco/RESULTS.md, "Smaller inputs"); from scratch
+# c was not measured to the end there, so their default stays 1.
 OBS_SCALES: dict[str, dict[str, float]] = {"ours": {"inverted_double_pendulum": 8.0}}
 # log.csv columns without the periodic k-shot check (with it: PPMO_LOG_FIELDS, adding kshot_mean/std)
 LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
