@@ -21,19 +21,30 @@ from rlsl_jax.rl.normalize import scaled_rms, unscaled_rms
 from rlsl_jax.tasks import mujoco as tm
 
 
+def positive_floats(text: str) -> list[float]:
+    """'2,4' -> [2.0, 4.0]; argparse's error (exit 2) unless every value is a number > 0."""
+    values = []
+    for part in text.split(","):
+        try:
+            values.append(float(part))
+        except ValueError:
+            values.append(float("nan"))
+    if not all(v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give numbers > 0 separated by commas, e.g. 2,4")
+    return values
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("datasets", nargs="+", help="run folders, checkpoint folders or dataset.npz of MuJoCo PPMO runs")
-    p.add_argument("--scales", default="2,4", help="input scales c, comma-separated (default: %(default)s)")
+    p.add_argument("--scales", type=positive_floats, default="2,4",
+                   help="input scales c, comma-separated (default: %(default)s)")
     p.add_argument("--learners", type=int, default=32, help="fresh learners per cell (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="learners' and envs' seed (default: %(default)s)")
     args = p.parse_args(argv)
-    try:
-        scales = [float(c) for c in args.scales.split(",")]
-    except ValueError:
-        p.error(f"--scales {args.scales!r}: give numbers separated by commas, e.g. 2,4")
-    if min(scales) <= 0 or args.learners < 1:
-        p.error("--scales must be > 0 and --learners >= 1")
+    scales = args.scales
+    if args.learners < 1:
+        p.error(f"--learners must be >= 1 (got {args.learners})")
     rows = []
     for path in args.datasets:
         try:

@@ -94,22 +94,29 @@ def test_envpool_ppo_resumes_and_scores_the_agent(tmp_path, capsys):
         assert summary[name]["n"] == 3 and np.isfinite(summary[name]["mean"]) and summary[name]["mean"] > 0
 
 
+def hopper_set(path, obs_mean, obs_count):
+    """(θ, its normaliser's statistics, the npz written to ``path``): a k = 4 Hopper set with η 0.7, log-std
+    target -0.5 and observation variance 2."""
+    from rlsl_jax.checkpoint import write_npz
+    from rlsl_jax.distill.dataset import Dataset
+
+    rng = np.random.default_rng(0)
+    ds = Dataset(rng.normal(size=(4, 11)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32),
+                 np.float32(0.7), log_std=np.full(3, -0.5, np.float32))
+    stats = {"obs_mean": np.asarray(obs_mean, np.float32), "obs_var": np.full(11, 2.0, np.float32),
+             "obs_count": np.float32(obs_count)}
+    return ds, stats, write_npz(ds, {"extra": stats}, path)
+
+
 def test_init_dataset_starts_ppmo_from_a_saved_dataset(tmp_path, capsys):
     """--init-dataset: θ (X, Y, η, log-std target) and the observation normaliser start from the saved
     dataset (here at another population), the record keeps its path; a dataset that does not fit the
     run (k, task, normalisation) is one line, exit 2, nothing written."""
     import jax
 
-    from rlsl_jax.checkpoint import write_npz
-    from rlsl_jax.distill.dataset import Dataset
     from rlsl_jax.tasks import mujoco as M
 
-    rng = np.random.default_rng(0)
-    ds = Dataset(rng.normal(size=(4, 11)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32),
-                 np.float32(0.7), log_std=np.full(3, -0.5, np.float32))
-    stats = {"obs_mean": rng.normal(size=11).astype(np.float32), "obs_var": np.full(11, 2.0, np.float32),
-             "obs_count": np.float32(1e6)}
-    src = write_npz(ds, {"extra": stats}, tmp_path / "start.npz")
+    ds, stats, src = hopper_set(tmp_path / "start.npz", np.random.default_rng(0).normal(size=11), 1e6)
     out = tmp_path / "warm"
     mujoco.main(["--env", "hopper", "--init-dataset", str(src), "--population", "2", "--meta-epochs", "2",
                  "--out", str(out), *TINY])
@@ -144,16 +151,9 @@ def test_obs_scale_is_stored_in_the_normaliser_and_rescales_a_warm_start(tmp_pat
     --eval scores it with the stored normaliser; --obs-scale 0 or with --no-norm-obs is one line, exit 2."""
     import jax
 
-    from rlsl_jax.checkpoint import write_npz
-    from rlsl_jax.distill.dataset import Dataset
     from rlsl_jax.tasks import mujoco as M
 
-    rng = np.random.default_rng(1)
-    ds = Dataset(rng.normal(size=(4, 11)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32),
-                 np.float32(0.7), log_std=np.full(3, -0.5, np.float32))
-    stats = {"obs_mean": np.zeros(11, np.float32), "obs_var": np.full(11, 2.0, np.float32),
-             "obs_count": np.float32(1e9)}
-    src = write_npz(ds, {"extra": stats}, tmp_path / "start.npz")
+    ds, stats, src = hopper_set(tmp_path / "start.npz", np.zeros(11), 1e9)
     out = tmp_path / "c2"
     mujoco.main(["--env", "hopper", "--init-dataset", str(src), "--obs-scale", "2", "--meta-epochs", "2",
                  "--out", str(out), *TINY])
