@@ -7,7 +7,7 @@ learners (one SGD step, one episode each, sampled actions), each set at its own 
 every c of ``--scales``, as that continued run starts (its normaliser: the stored statistics at
 scale c):
 
-    python experiments/mujoco/rescale_probe.py experiments/mujoco/table3/{walker2d,halfcheetah,ant}_ppmo --scales 2,4
+    python experiments/mujoco/rescale_probe.py experiments/mujoco/table3/{walker2d,halfcheetah}_ppmo_scale1 --scales 2,4
 """
 
 from __future__ import annotations

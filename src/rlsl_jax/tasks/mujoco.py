@@ -315,7 +315,7 @@ def rescale_inputs(ds: Dataset, factor: float) -> Dataset:
     wide) h(s)·h(xᵢ) = 4 s·xᵢ, which shrinks by f² with the inputs while the bias path's 1 does
     not: η · f² restores the first, Δ keeps the second at its old size. So the trained means keep
     their linear part; their tanh curvature changes, so sets that rest on it lose their score
-    (experiments/mujoco/rescale_probe.py, 32 fresh learners: Walker2d's committed set 2909 → 2573 at
+    (experiments/mujoco/rescale_probe.py, 32 fresh learners: Walker2d's C = 1 set 2909 → 2573 at
     f = 4, Ant's 4008 → −564). The log-std moves by η times its target, hence / f²."""
     if factor == 1.0:
         return ds
