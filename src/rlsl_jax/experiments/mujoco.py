@@ -38,23 +38,20 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
         f"--env: for that task): ours (16 envs × 128 steps, CleanRL's PPO update; envpool PPMO per task: "
         f"{describe_task_settings('ours')}) or paper (Appendix A) (default: %(default)s)")
     add("--env", default=None, help=f"task: {', '.join(ENVS)}; required for training")
-    add("--backend", default="brax", choices=BACKENDS, help="brax (pure JAX, vmappable; brax's sizes: humanoid 244 "
-        "obs, inverted_double_pendulum 8) or envpool (MuJoCo-v4 via make('envpool/<Task>-v4'))")
-    add("--brax-backend", default=None, help="brax physics pipeline: mjx (default, brax's training default), "
-        "generalized, positional or spring (fastest to compile on a CPU)")
+    add("--backend", default="brax", choices=BACKENDS, help="brax (pure JAX; humanoid 244 obs, IDP 8) or envpool (MuJoCo-v4)")
+    add("--brax-backend", default=None, help="brax physics pipeline: mjx (default), generalized, positional or spring (fastest to compile on a CPU)")
     add("--method", default="ppmo", choices=METHODS, help="ppmo: distil a dataset; ppo: direct PPO (the RL column)")
     add("--episode-length", type=int, default=EPISODE_LENGTH, help="episode time limit, steps (--eval: the dataset's unless --env is given)")
     add("--norm-obs", action=argparse.BooleanOptionalAction, default=True,
         help="normalise observations by running mean/var (stored with the dataset)")
-    add("--obs-scale", type=float, default=default_obs_scale(preset, env, method, backend), metavar="C",
-        help="learners see the normalised observations divided by C (std 1/C; stored in the dataset's normaliser); "
-             "with --init-dataset a set of another scale is rescaled (default: %(default)s)")
+    add("--obs-scale", type=float, default=default_obs_scale(preset, env, method, backend), metavar="C", help="learners "
+        "see the normalised observations / C (stored in the dataset's normaliser); with --init-dataset a set of another "
+        "scale is rescaled (default: %(default)s)")
     add("--scale-reward", action=argparse.BooleanOptionalAction, default=True,
         help="scale rewards by the running std of the discounted return (training only)")
     add("--meta-epochs", type=int, default=2000, help="total meta-epochs (PPO: epochs) to run")
     add("--seed", type=int, default=0, help="random seed (same seed = same run)")
-    add("--out", type=Path, default=None, help="output directory (default runs/mujoco/<env>_<method>; with --eval: "
-        "where eval.json goes, optional)")
+    add("--out", type=Path, default=None, help="output directory (default runs/mujoco/<env>_<method>; --eval: its eval.json)")
     add("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     add("--init-dataset", type=Path, default=None, metavar="DATASET", help="PPMO: start from a saved dataset of the "
         "task (run, checkpoint or npz; its X, Y, η, log-std target and normaliser), e.g. with another --population")
@@ -77,13 +74,10 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
 def validate(args, M) -> None:
     cli.check_positive(args, POSITIVE)
     cli.check_run_args(args)  # chunk, checkpoints, meta-epochs, the periodic check
-    if not args.obs_scale > 0:
-        raise cli.UsageError(f"--obs-scale must be > 0 (got {args.obs_scale}); 1 = plain normalisation")
-    if args.obs_scale != 1.0 and not args.norm_obs:
-        raise cli.UsageError("--obs-scale scales normalised observations; drop --no-norm-obs or --obs-scale")
     cli.check_positive(args, ("final_eval_learners",), minimum=0)
     try:
         M.check_brax_backend(args.brax_backend)
+        M.check_obs_scale(args.obs_scale, args.norm_obs)
         args.env = None if args.env is None else M.check_env_name(args.env)
         if args.eval is None and not args.resume and args.backend == "envpool":
             M.check_envpool()
@@ -125,12 +119,10 @@ def main(argv: list[str] | None = None) -> None:
         return run_eval(args, M)
     if args.resume:
         saved = cli.read_run(args.out)
-        print(f"resuming {args.out}: saved config and seed {saved['seed']} are used; --meta-epochs "
-              f"{args.meta_epochs}", file=sys.stderr)
+        print(f"resuming {args.out}: saved config and seed {saved['seed']} are used; --meta-epochs {args.meta_epochs}",
+              file=sys.stderr)
     else:
-        saved = M.new_record(args.seed, config_from_args(PPMOConfig, args), **{k: getattr(args, k) for k in (
-            "env", "backend", "brax_backend", "method", "episode_length", "norm_obs", "scale_reward", "init_dataset",
-            "obs_scale")})
+        saved = M.new_record(args.seed, config_from_args(PPMOConfig, args), **{k: getattr(args, k) for k in M.RECORD_ARGS})
         args.out = args.out or Path("runs/mujoco") / f"{args.env}_{args.method}"
         if cli.is_main_process():
             cli.check_out_dir(args.out, False)

@@ -389,6 +389,19 @@ def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
     return warm
 
 
+# the CLI arguments ``new_record`` takes besides seed and config
+RECORD_ARGS = ("env", "backend", "brax_backend", "method", "episode_length", "norm_obs", "scale_reward", "init_dataset",
+               "obs_scale")
+
+
+def check_obs_scale(obs_scale: float, norm_obs: bool) -> None:
+    """ValueError (one line) unless ``obs_scale`` > 0, and 1 when observations are not normalised."""
+    if not obs_scale > 0:
+        raise ValueError(f"--obs-scale must be > 0 (got {obs_scale}); 1 = plain normalisation")
+    if obs_scale != 1.0 and not norm_obs:
+        raise ValueError("--obs-scale scales normalised observations; drop --no-norm-obs or --obs-scale")
+
+
 def new_record(seed: int, cfg: PPMOConfig, env: str, backend: str, brax_backend: str | None, method: str,
                episode_length: int, norm_obs: bool, scale_reward: bool, init_dataset: str | Path | None = None,
                obs_scale: float = 1.0) -> dict:
