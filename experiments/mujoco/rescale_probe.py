@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from rlsl_jax.report import markdown_table
-from rlsl_jax.rl.normalize import scaled_rms, unscaled_rms
+from rlsl_jax.rl.normalize import scaled_rms
 from rlsl_jax.tasks import mujoco as tm
 
 
@@ -42,7 +40,6 @@ def main(argv=None) -> None:
     p.add_argument("--learners", type=int, default=32, help="fresh learners per cell (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="learners' and envs' seed (default: %(default)s)")
     args = p.parse_args(argv)
-    scales = args.scales
     if args.learners < 1:
         p.error(f"--learners must be >= 1 (got {args.learners})")
     rows = []
@@ -53,17 +50,18 @@ def main(argv=None) -> None:
             p.error(str(e))
         if s.obs_rms is None:
             p.error(f"{path}: no stored normaliser (raw observations), nothing to rescale")
-        own = float(np.asarray((s.meta.get("extra") or {}).get("obs_scale", 1.0)).reshape(()))
-        running = unscaled_rms(s.obs_rms, own)
 
         def score(ds, rms):
             r = tm.kshot(ds, rms, args.learners, seed=args.seed, backend=s.backend, env=s.env,
                          brax_backend=s.brax_backend, episode_length=s.episode_length, benv=s.benv)
             return f"{r['mean']:.1f} ± {r['std']:.1f}"
 
-        rows.append([path, f"{own:g}", score(s.ds, s.obs_rms)] +
-                    [score(tm.rescale_inputs(s.ds, c / own), scaled_rms(running, c)) for c in scales])
-    print(markdown_table(["dataset", "its scale", "as stored"] + [f"rescaled to c = {c:g}" for c in scales], rows))
+        row = [path, f"{tm.stored_obs_scale(s.meta):g}", score(s.ds, s.obs_rms)]
+        for c in args.scales:
+            ds, running = tm.at_scale(s.ds, s.obs_rms, s.meta, c)
+            row.append(score(ds, scaled_rms(running, c)))
+        rows.append(row)
+    print(markdown_table(["dataset", "its scale", "as stored"] + [f"rescaled to c = {c:g}" for c in args.scales], rows))
 
 
 if __name__ == "__main__":

@@ -118,23 +118,24 @@ def check_env_name(env: str) -> str:
     return name
 
 
+def _tuned_task(env: str | None, method: str, backend: str) -> str | None:
+    """The task whose per-task settings apply: a known ``env`` in a PPMO run on envpool, else None
+    (an unknown name is reported by the caller's own check)."""
+    try:
+        return check_env_name(env) if env is not None and method == "ppmo" and backend == "envpool" else None
+    except ValueError:
+        return None
+
+
 def preset_config(preset: str, env: str | None = None, method: str = "ppmo", backend: str = "envpool") -> PPMOConfig:
     """``PRESETS[preset]`` with that preset's ``TASK_SETTINGS`` for ``env`` (a PPMO run of a known
     task on envpool; otherwise the preset as it is)."""
-    try:
-        task = check_env_name(env) if env is not None and method == "ppmo" and backend == "envpool" else None
-    except ValueError:  # an unknown name: reported by the caller's own check
-        task = None
-    return dataclasses.replace(PRESETS[preset], **TASK_SETTINGS.get(preset, {}).get(task, {}))
+    return dataclasses.replace(PRESETS[preset], **TASK_SETTINGS.get(preset, {}).get(_tuned_task(env, method, backend), {}))
 
 
 def default_obs_scale(preset: str, env: str | None = None, method: str = "ppmo", backend: str = "envpool") -> float:
     """``OBS_SCALES[preset][env]`` for a PPMO run of a known task on envpool, else 1."""
-    try:
-        task = check_env_name(env) if env is not None and method == "ppmo" and backend == "envpool" else None
-    except ValueError:
-        task = None
-    return float(OBS_SCALES.get(preset, {}).get(task, 1.0))
+    return float(OBS_SCALES.get(preset, {}).get(_tuned_task(env, method, backend), 1.0))
 
 
 def describe_task_settings(preset: str) -> str:
@@ -329,6 +330,19 @@ def rescale_inputs(ds: Dataset, factor: float) -> Dataset:
                       log_std=None if ds.log_std is None else jnp.asarray(ds.log_std) / factor**2)
 
 
+def stored_obs_scale(meta: dict) -> float:
+    """The input scale a saved set was distilled at (``load_dataset``'s meta: its ``obs_scale``, 1 if absent)."""
+    return float(np.asarray((meta.get("extra") or {}).get("obs_scale", 1.0)).reshape(()))
+
+
+def at_scale(ds: Dataset, rms, meta: dict, scale: float) -> tuple[Dataset, Any]:
+    """(θ, running observation statistics) of a saved set (``load_dataset``'s ``ds``, its stored
+    normaliser ``rms`` and ``meta``) for learners at input scale ``scale``: the statistics unscaled
+    by the set's own scale (``stored_obs_scale``), θ ``rescale_inputs``'d by scale / that."""
+    own = stored_obs_scale(meta)
+    return rescale_inputs(ds, scale / own), unscaled_rms(rms, own)
+
+
 def check_fits(ds, benv, where: str, task: str, k: int | None = None) -> None:
     """ValueError (one line: ``where``, the shapes found and those ``task`` needs) unless ``ds`` is a
     continuous-action dataset (with a log-std target) whose x, y fit ``benv``'s observations and
@@ -369,9 +383,7 @@ def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
         raise ValueError(f"--init-dataset {path} was distilled on {'raw' if rms is None else 'normalised'} "
                          f"observations; {'add --no-norm-obs' if rms is None else 'drop --no-norm-obs'}")
     if rms is not None:
-        stored_scale = float(np.asarray((meta.get("extra") or {}).get("obs_scale", 1.0)).reshape(()))
-        rms = unscaled_rms(rms, stored_scale)
-        ds = rescale_inputs(ds, obs_scale_of(mj) / stored_scale)
+        ds, rms = at_scale(ds, rms, meta, obs_scale_of(mj))
 
     def like(old, new):  # the fresh leaf's dtype and placement (replicated under a mesh)
         return jax.device_put(jnp.asarray(new, old.dtype), getattr(old, "sharding", None))
