@@ -76,7 +76,7 @@ def test_help_shows_the_task_settings(capsys, argv, population):
     out = " ".join(capsys.readouterr().out.split())
     assert f"1 = the paper) (default: {population})" in out
     assert ("per task: ant population 4, hopper population 4, humanoid population 4, humanoidstandup init_targets "
-            "shared, inverted_double_pendulum obs_scale 8.0, reacher population 4") in out
+            "shared, obs_scale 4.0, inverted_double_pendulum obs_scale 8.0, reacher population 4") in out
     assert M.preset_config("ours", "hopper").population == 4 and M.preset_config("ours", "nosuch").population == 1
     assert M.preset_config("ours", "hopper", backend="brax") == M.PRESETS["ours"]
     assert M.preset_config("ours", "hopper", "ppo") == M.PRESETS["ours"] == M.preset_config("ours")
@@ -86,14 +86,28 @@ def test_help_shows_the_task_settings(capsys, argv, population):
                                          (["--env", "inverted_double_pendulum"], "1.0"),
                                          (["--env", "inverted_double_pendulum", "--method", "ppo", *EP], "1.0"),
                                          (["--env", "inverted_double_pendulum", "--preset", "paper", *EP], "1.0"),
+                                         (["--env", "humanoidstandup", *EP], "4.0"),
                                          (["--env", "hopper", *EP], "1.0")])
 def test_help_shows_the_input_scale(capsys, argv, scale):
-    """Envpool InvertedDoublePendulum PPMO under preset ours feeds its learners inputs at 1/8
-    (``OBS_SCALES``); brax, PPO, the paper preset and the other tasks keep 1."""
+    """Envpool InvertedDoublePendulum PPMO under preset ours feeds its learners inputs at 1/8 and
+    HumanoidStandup at 1/4 (``OBS_SCALES``); brax, PPO, the paper preset and the other tasks keep 1."""
     with pytest.raises(SystemExit):
         mujoco.main(argv + ["--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert f"with --init-dataset a set of another scale is rescaled (default: {scale})" in out
+    assert f"with --init-dataset a set of another scale is rescaled (default: {scale}; 1 with --no-norm-obs)" in out
+
+
+def test_the_default_input_scale_is_for_normalised_observations(tmp_path):
+    """A task's default scale (HumanoidStandup's 4) applies with normalised observations; with
+    --no-norm-obs and no --obs-scale the run is at 1, not an error; an explicit scale ≠ 1 with it is one."""
+    hs = M.default_obs_scale("ours", "humanoidstandup")
+    assert (M.check_obs_scale(None, True, hs), M.check_obs_scale(None, False, hs), M.check_obs_scale(2.0, True, hs)) == (4.0, 1.0, 2.0)
+    with pytest.raises(ValueError, match="drop --no-norm-obs"):
+        M.check_obs_scale(2.0, False, hs)
+    args = mujoco.build_parser(env="humanoidstandup", backend="envpool").parse_args(
+        ["--env", "humanoidstandup", "--backend", "envpool", "--no-norm-obs", "--eval", str(tmp_path)])
+    mujoco.validate(args, M)
+    assert args.obs_scale == 1.0
 
 
 @pytest.mark.parametrize("argv, targets", [(["--env", "humanoidstandup", *EP], "shared"),

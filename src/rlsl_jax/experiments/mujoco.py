@@ -44,9 +44,9 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
     add("--episode-length", type=int, default=EPISODE_LENGTH, help="episode time limit, steps (--eval: the dataset's unless --env is given)")
     add("--norm-obs", action=argparse.BooleanOptionalAction, default=True,
         help="normalise observations by running mean/var (stored with the dataset)")
-    add("--obs-scale", type=float, default=default_obs_scale(preset, env, method, backend), metavar="C", help="learners "
-        "see the normalised observations / C (stored in the dataset's normaliser); with --init-dataset a set of another "
-        "scale is rescaled (default: %(default)s)")
+    add("--obs-scale", type=float, default=None, metavar="C", help="learners see the normalised observations / C (stored "
+        "in the dataset's normaliser); with --init-dataset a set of another scale is rescaled (default: "
+        f"{default_obs_scale(preset, env, method, backend)}; 1 with --no-norm-obs)")
     add("--scale-reward", action=argparse.BooleanOptionalAction, default=True,
         help="scale rewards by the running std of the discounted return (training only)")
     add("--meta-epochs", type=int, default=2000, help="total meta-epochs (PPO: epochs) to run")
@@ -77,7 +77,7 @@ def validate(args, M) -> None:
     cli.check_positive(args, ("final_eval_learners",), minimum=0)
     try:
         M.check_brax_backend(args.brax_backend)
-        M.check_obs_scale(args.obs_scale, args.norm_obs)
+        args.obs_scale = M.check_obs_scale(args.obs_scale, args.norm_obs, default_obs_scale(args.preset, args.env, args.method, args.backend))
         args.env = None if args.env is None else M.check_env_name(args.env)
         if args.eval is None and not args.resume and args.backend == "envpool":
             M.check_envpool()
