@@ -24,7 +24,7 @@ keeps the bias and removes what the rows say differently. ``--write DIR`` saves 
 npz (with the normaliser) that ``--eval V.npz --env <task> --backend envpool`` scores and
 ``--init-dataset`` continues.
 
-    python experiments/mujoco/target_probe.py experiments/mujoco/table3/humanoidstandup_ppmo --learners 64
+    python experiments/mujoco/target_probe.py experiments/mujoco/table3/humanoidstandup_ppmo_scale1 --learners 64
 """
 
 from __future__ import annotations
