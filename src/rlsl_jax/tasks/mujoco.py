@@ -17,9 +17,9 @@ fed them. Why: with inputs ≤ 64 wide and orthogonal init, the one-step learner
 features read out by a head fitted in one step, and where the tanh layers are near-linear those
 features' inner products no longer depend on the draw (W₁W₁ᵀ = 2I, W₂W₂ᵀ = 2I), so fresh learners
 trained on the same set differ less; with wider inputs (Humanoid's 376) the first layer is a random
-64-dimensional projection and they agree only roughly. Every reported return is the RAW env return. An optional periodic k-shot check (``kshot_check``, ``runner.KShotCheck``) scores
-the dataset during training and keeps the best one for checkpoints, dataset.npz and the final
-score. ``method="ppo"`` runs direct PPO (``rl.ppo``, the same rollout/GAE/loss/optimiser
+64-dimensional projection and they agree only roughly. Every reported return is the RAW env return.
+An optional periodic k-shot check (``kshot_check``, ``runner.KShotCheck``) scores the dataset during
+training and keeps the best one for checkpoints, dataset.npz and the final score. ``method="ppo"`` runs direct PPO (``rl.ppo``, the same rollout/GAE/loss/optimiser
 code) with the same learner architecture as actor: the paper's RL column.
 
 Backends: ``brax`` (pure JAX, ``make("brax/<env>")``) or ``envpool`` (MuJoCo-v4, the paper's
@@ -103,9 +103,10 @@ TASK_SETTINGS = {"ours": {"ant": {"population": 4}, "hopper": {"population": 4},
 # c = 8 9356.6 ± 5.7 (256 other learners: 5165.5 / 7644.5 / 9080.8). Walker2d's and HalfCheetah's Table rows
 # continue their c = 1 sets at --obs-scale 2 (experiments/mujoco/RESULTS.md, "Smaller inputs"); from scratch
 # c was not measured to the end there, so their default stays 1. HumanoidStandup (376 inputs, shared
-# targets) from scratch, 1000 meta-epochs: c = 1 127,894 ± 23,333 (1100), c = 4 138,076 ± 5,927 - its
-# learners' first layer is a random 64-dimensional projection, whose inner products agree only roughly
-# between draws, yet the spread fell fourfold. Ant from scratch at c = 8 was faster at first, not higher: 1.
+# targets) from scratch, 1100 meta-epochs, 64 fresh learners: c = 1 127,894 ± 23,333, c = 4 138,076 ±
+# 5,927 (256 others: 132,135 / 135,579) - its first layer is a random 64-dimensional projection, whose
+# inner products agree between draws only roughly, yet the spread fell fourfold. Ant from scratch at
+# c = 8 was faster at first, not higher, so it keeps 1.
 OBS_SCALES: dict[str, dict[str, float]] = {"ours": {"humanoidstandup": 4.0, "inverted_double_pendulum": 8.0}}
 # log.csv columns without the periodic k-shot check (with it: PPMO_LOG_FIELDS, adding kshot_mean/std)
 LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
