@@ -19,8 +19,9 @@ features' inner products no longer depend on the draw (W₁W₁ᵀ = 2I, W₂W�
 trained on the same set differ less; with wider inputs (Humanoid's 376) the first layer is a random
 64-dimensional projection and they agree only roughly. Every reported return is the RAW env return.
 An optional periodic k-shot check (``kshot_check``, ``runner.KShotCheck``) scores the dataset during
-training and keeps the best one for checkpoints, dataset.npz and the final score. ``method="ppo"`` runs direct PPO (``rl.ppo``, the same rollout/GAE/loss/optimiser
-code) with the same learner architecture as actor: the paper's RL column.
+training and keeps the best one for checkpoints, dataset.npz and the final score. ``method="ppo"``
+runs direct PPO (``rl.ppo``, the same rollout/GAE/loss/optimiser code) with the same learner
+architecture as actor: the paper's RL column.
 
 Backends: ``brax`` (pure JAX, ``make("brax/<env>")``) or ``envpool`` (MuJoCo-v4, the paper's
 tasks, ``make("envpool/<Task>-v4")``). Presets (``PRESETS``, PPMOConfig values), k = 64 and
