@@ -99,16 +99,12 @@ PRESETS = {
 TASK_SETTINGS = {"ours": {"ant": {"population": 4}, "hopper": {"population": 4}, "humanoid": {"population": 4},
                           "humanoidstandup": {"init_targets": "shared"}, "reacher": {"population": 4}}}
 # Input scale c per task of a preset (envpool PPMO runs; else 1): the learners see normalised
-# observations / c (module docstring). InvertedDoublePendulum from scratch, 3000 meta-epochs (6.14 M env
-# steps), 64 fresh learners: c = 1 4928.3 ± 4335.0 (half the learners fall), c = 4 8097.7 ± 2888.8,
-# c = 8 9356.6 ± 5.7 (256 other learners: 5165.5 / 7644.5 / 9080.8). Walker2d's and HalfCheetah's Table rows
-# continue their c = 1 sets at --obs-scale 2 (experiments/mujoco/RESULTS.md, "Smaller inputs"); from scratch
-# c was not measured to the end there, so their default stays 1. HumanoidStandup (376 inputs, shared
-# targets) from scratch, 1100 meta-epochs, 64 fresh learners: c = 1 127,894 ± 23,333, c = 4 138,076 ±
-# 5,927 (256 others: 132,135 / 135,579) - its first layer is a random 64-dimensional projection, whose
-# inner products agree between draws only roughly, yet the spread fell fourfold. A second seed at c = 4
-# gave 128,160 ± 28,058, c = 2 132,099 and c = 8 136,944: 2, 4 and 8 are not separated by these runs.
-# Ant from scratch at c = 8 was faster at first, not higher, so it keeps 1.
+# observations / c (module docstring). Measured from scratch (experiments/mujoco/RESULTS.md, "Smaller
+# inputs", with every run): InvertedDoublePendulum's learners stop falling at c = 8 (64 fresh learners
+# 9356.6 ± 5.7 vs 4928.3 ± 4335.0 at c = 1); HumanoidStandup's row is at c = 4 (138,076 vs 127,894 at
+# c = 1), though its runs at c = 2, 4 (a second seed) and 8 are not separated from each other. Ant at c = 8
+# was faster at first, not higher; Walker2d's and HalfCheetah's rows continue c = 1 sets at c = 2, which
+# was not measured from scratch to the end. All those keep 1.
 OBS_SCALES: dict[str, dict[str, float]] = {"ours": {"humanoidstandup": 4.0, "inverted_double_pendulum": 8.0}}
 # log.csv columns without the periodic k-shot check (with it: PPMO_LOG_FIELDS, adding kshot_mean/std)
 LOG_FIELDS = tuple(f for f in PPMO_LOG_FIELDS if not f.startswith("kshot"))
@@ -412,7 +408,7 @@ RECORD_ARGS = ("env", "backend", "brax_backend", "method", "episode_length", "no
                "obs_scale")
 
 
-def check_obs_scale(obs_scale: float | None, norm_obs: bool, default: float = 1.0) -> float:
+def check_obs_scale(obs_scale: float | None, norm_obs: bool, default: float) -> float:
     """The run's input scale: ``obs_scale``, or when None ``default`` (the task's, ``default_obs_scale``)
     with normalised observations and 1 without; ValueError (one line) unless a given ``obs_scale`` is
     > 0, and 1 when observations are not normalised."""
