@@ -67,7 +67,7 @@ EP = ["--backend", "envpool"]
                                               (["--env", "ant", *EP], 4), (["--env", "walker2d", *EP], 1), ([], 1)])
 def test_help_shows_the_task_settings(capsys, argv, population):
     """Preset ours' per-task settings (``TASK_SETTINGS``: envpool Ant, Hopper, Humanoid and Reacher PPMO at P = 4,
-    HumanoidStandup from shared targets)
+    HumanoidStandup from shared targets with a 256-256 critic)
     are the defaults --help shows once --env names the task on envpool; brax, PPO and the paper
     preset keep P = 1."""
     with pytest.raises(SystemExit) as e:
@@ -76,9 +76,12 @@ def test_help_shows_the_task_settings(capsys, argv, population):
     out = " ".join(capsys.readouterr().out.split())
     assert f"1 = the paper) (default: {population})" in out
     assert ("per task: ant population 4, hopper population 4, humanoid population 4, humanoidstandup init_targets "
-            "shared, obs_scale 4.0, inverted_double_pendulum obs_scale 8.0, reacher population 4") in out
+            "shared, critic_hidden (256, 256), obs_scale 4.0, inverted_double_pendulum obs_scale 8.0, reacher "
+            "population 4") in out
     assert M.preset_config("ours", "hopper").population == 4 and M.preset_config("ours", "nosuch").population == 1
     assert M.preset_config("ours", "hopper", backend="brax") == M.PRESETS["ours"]
+    assert M.preset_config("ours", "humanoidstandup").critic_hidden == (256, 256)
+    assert M.preset_config("ours", "humanoidstandup", "ppo").critic_hidden == (64, 64)
     assert M.preset_config("ours", "hopper", "ppo") == M.PRESETS["ours"] == M.preset_config("ours")
 
 
