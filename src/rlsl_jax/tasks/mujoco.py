@@ -105,7 +105,7 @@ TASK_SETTINGS = {"ours": {"ant": {"population": 4}, "hopper": {"population": 4},
 # observations / c (module docstring). Measured from scratch (experiments/mujoco/RESULTS.md, "Smaller
 # inputs", with every run): InvertedDoublePendulum's learners stop falling at c = 8 (64 fresh learners
 # 9356.6 ± 5.7 vs 4928.3 ± 4335.0 at c = 1); HumanoidStandup's row is at c = 4 (138,076 vs 127,894 at
-# c = 1), though its runs at c = 2, 4 (a second seed) and 8 are not separated from each other. Ant at c = 8
+# c = 1, both with the 64-64 critic), though its runs at c = 2, 4 (a second seed) and 8 are not separated from each other. Ant at c = 8
 # was faster at first, not higher; Walker2d's and HalfCheetah's rows continue c = 1 sets at c = 2, which
 # was not measured from scratch to the end. All those keep 1.
 OBS_SCALES: dict[str, dict[str, float]] = {"ours": {"humanoidstandup": 4.0, "inverted_double_pendulum": 8.0}}
