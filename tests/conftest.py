@@ -29,6 +29,28 @@ def run_cli(module: str, *args: str, timeout: float = 300, cwd: Path | None = No
                           timeout=timeout, env=env, cwd=cwd or REPO)
 
 
+def cli_help(module: str, *args: str) -> str:
+    """``python -m module *args --help``'s stdout, run in this process (cheaper than a subprocess; the
+    help is formatted for 80 columns, as in a subprocess whose output is piped)."""
+    import importlib
+    import io
+    from contextlib import redirect_stdout
+
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"
+    buf = io.StringIO()
+    try:
+        with redirect_stdout(buf), pytest.raises(SystemExit) as e:
+            importlib.import_module(module).main([*args, "--help"])
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    assert e.value.code == 0
+    return buf.getvalue()
+
+
 def run_script_json(script: str, *args: str, timeout: float = 300) -> dict:
     """Runs ``python -c script args`` (the package from src/, CPU) and returns the JSON object it
     prints on its last line; the script's own stderr in the assertion message if it fails. Used for

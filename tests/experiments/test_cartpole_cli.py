@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import cli_help, run_cli
 
 M = "rlsl_jax.experiments.cartpole"
 TINY = ["--num-envs", "2", "--rollout-steps", "16", "--minibatch-size", "8", "--update-epochs", "1",
@@ -19,12 +19,17 @@ TINY = ["--num-envs", "2", "--rollout-steps", "16", "--minibatch-size", "8", "--
     (["--population", "-1"], "--population must be >= 1"),
     (["--resume"], "no run in"),
 ])
-def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, msg):
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, msg):
+    """In this process (the exit code of a real process: test_refuses_to_overwrite_existing_run)."""
+    from rlsl_jax import cli
+    from rlsl_jax.experiments import cartpole
+
     out = tmp_path / "run"
-    r = run_cli(M, "--out", str(out), *args, timeout=120)
-    assert r.returncode == 2, r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and msg in lines[0], r.stderr
+    with pytest.raises(SystemExit) as e:
+        cli.run_main(lambda: cartpole.main(["--out", str(out), *args]))
+    assert e.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and msg in lines[0], lines
     assert not out.exists()
 
 
@@ -60,10 +65,9 @@ def test_tiny_run_writes_everything_and_resumes(tmp_path):
 
 
 def test_help_explains_every_flag():
-    r = run_cli(M, "--help", timeout=60)
-    assert r.returncode == 0
+    out = cli_help(M)
     for flag in ("--dims", "--k", "--population", "--meta-epochs", "--seed", "--out", "--resume", "--clip-eps"):
-        assert flag in r.stdout
+        assert flag in out
 
 
 def test_stops_on_the_kshot_target_and_keeps_the_best_dataset(tmp_path):
@@ -88,5 +92,5 @@ def test_stops_on_the_kshot_target_and_keeps_the_best_dataset(tmp_path):
 
 
 def test_help_shows_the_defaults_used():
-    r = run_cli(M, "--help", timeout=60)
-    assert "1500, 3000, 5000" in r.stdout and "495 for NDCartPole-v0" in r.stdout and "(default: 50)" in r.stdout
+    out = cli_help(M)
+    assert "1500, 3000, 5000" in out and "495 for NDCartPole-v0" in out and "(default: 50)" in out

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli_help, run_cli
 from rlsl_jax.distill.ppmo import PPMOConfig
 from rlsl_jax.checkpoint import load_dataset
 from rlsl_jax.studies import table1
@@ -153,7 +153,7 @@ def test_table1_bad_input_and_presets(tmp_path):
         p = run_cli(M, "--out", str(tmp_path / "x"), *bad, timeout=120)
         assert p.returncode == 2 and what in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert not (tmp_path / "x").exists()
-    ours, paper = (run_cli(M, *a, "--help", timeout=120).stdout.replace("\n", " ") for a in ([], ["--preset", "paper"]))
+    ours, paper = (cli_help(M, *a).replace("\n", " ") for a in ([], ["--preset", "paper"]))
     assert "--population POPULATION" in ours
     for text, dist, pop, lr, cal, lam in ((ours, "mix4w", 4, "0.0005", True, 4),
                                           (paper, "ortho", 1, "0.00025", False, 0)):
