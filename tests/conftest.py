@@ -35,18 +35,11 @@ def cli_help(module: str, *args: str) -> str:
     import importlib
     import io
     from contextlib import redirect_stdout
+    from unittest import mock
 
-    old = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "80"
     buf = io.StringIO()
-    try:
-        with redirect_stdout(buf), pytest.raises(SystemExit) as e:
-            importlib.import_module(module).main([*args, "--help"])
-    finally:
-        if old is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = old
+    with mock.patch.dict(os.environ, {"COLUMNS": "80"}), redirect_stdout(buf), pytest.raises(SystemExit) as e:
+        importlib.import_module(module).main([*args, "--help"])
     assert e.value.code == 0
     return buf.getvalue()
 
