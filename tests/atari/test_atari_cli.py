@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import cli_help, run_cli
 
 pytest.importorskip("envpool")
 
@@ -58,17 +58,14 @@ def test_kmin_defaults():
     assert T.default_k("Centipede", 18) == 10 and T.default_k("Breakout", 4) == 3  # Eq. 3 off Table 5
 
 
-def _help(argv, capsys) -> str:
-    with pytest.raises(SystemExit) as e:
-        atari.main([*argv, "--help"])
-    assert e.value.code == 0
-    return " ".join(capsys.readouterr().out.split())
+def _help(argv) -> str:
+    return " ".join(cli_help("rlsl_jax.experiments.atari", *argv).split())
 
 
 @pytest.mark.parametrize("preset, envs, steps, mb, clipped", [("cleanrl", 8, 128, 256, True),
                                                              ("paper", 10, 200, 512, False)])
-def test_help_shows_the_preset_defaults(capsys, preset, envs, steps, mb, clipped):
-    out = _help([] if preset == "cleanrl" else ["--preset", preset], capsys)
+def test_help_shows_the_preset_defaults(preset, envs, steps, mb, clipped):
+    out = _help([] if preset == "cleanrl" else ["--preset", preset])
     assert f"--num-envs NUM_ENVS parallel environments per learner (E) (default: {envs})" in out
     assert f"learner (default: {steps})" in out and f"(default: {mb})" in out
     assert "--clip-eps CLIP_EPS PPO ratio clipping epsilon (default: 0.1)" in out

@@ -3,7 +3,7 @@ no physics is run here (brax and envpool are exercised in test_brax.py and test_
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli_help, run_cli
 from rlsl_jax import cli
 from rlsl_jax.experiments import mujoco
 from rlsl_jax.tasks import mujoco as M
@@ -40,13 +40,15 @@ def test_cli_errors(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def _help(argv) -> str:
+    """The mujoco CLI's --help for ``argv``, whitespace squeezed."""
+    return " ".join(cli_help("rlsl_jax.experiments.mujoco", *argv).split())
+
+
 @pytest.mark.parametrize("preset, envs, steps, ent, mb, epochs", [("ours", 16, 128, 0.0, 64, 10),
                                                                    ("paper", 10, 200, 0.01, 512, 4)])
-def test_help_shows_the_preset_defaults(capsys, preset, envs, steps, ent, mb, epochs):
-    with pytest.raises(SystemExit) as e:
-        mujoco.main((["--preset", preset] if preset != "ours" else []) + ["--help"])
-    assert e.value.code == 0
-    out = " ".join(capsys.readouterr().out.split())
+def test_help_shows_the_preset_defaults(preset, envs, steps, ent, mb, epochs):
+    out = _help(["--preset", preset] if preset != "ours" else [])
     assert f"--num-envs NUM_ENVS parallel environments per learner (E) (default: {envs})" in out
     assert f"learner (default: {steps})" in out and f"--minibatch-size MINIBATCH_SIZE" in out
     assert f"(default: {mb})" in out and f"(default: {epochs})" in out
@@ -65,15 +67,12 @@ EP = ["--backend", "envpool"]
                                               (["--env", "hopper", "--preset", "paper", *EP], 1),
                                               (["--env", "reacher", *EP], 4), (["--env", "humanoid", *EP], 4),
                                               (["--env", "ant", *EP], 4), (["--env", "walker2d", *EP], 1), ([], 1)])
-def test_help_shows_the_task_settings(capsys, argv, population):
+def test_help_shows_the_task_settings(argv, population):
     """Preset ours' per-task settings (``TASK_SETTINGS``: envpool Ant, Hopper, Humanoid and Reacher PPMO at P = 4,
     HumanoidStandup from shared targets with a 256-256 critic)
     are the defaults --help shows once --env names the task on envpool; brax, PPO and the paper
     preset keep P = 1."""
-    with pytest.raises(SystemExit) as e:
-        mujoco.main(argv + ["--help"])
-    assert e.value.code == 0
-    out = " ".join(capsys.readouterr().out.split())
+    out = _help(argv)
     assert f"1 = the paper) (default: {population})" in out
     assert ("per task: ant population 4, hopper population 4, humanoid population 4, humanoidstandup init_targets "
             "shared, critic_hidden (256, 256), obs_scale 4.0, inverted_double_pendulum obs_scale 8.0, reacher "
@@ -91,12 +90,10 @@ def test_help_shows_the_task_settings(capsys, argv, population):
                                          (["--env", "inverted_double_pendulum", "--preset", "paper", *EP], "1.0"),
                                          (["--env", "humanoidstandup", *EP], "4.0"),
                                          (["--env", "hopper", *EP], "1.0")])
-def test_help_shows_the_input_scale(capsys, argv, scale):
+def test_help_shows_the_input_scale(argv, scale):
     """Envpool InvertedDoublePendulum PPMO under preset ours feeds its learners inputs at 1/8 and
     HumanoidStandup at 1/4 (``OBS_SCALES``); brax, PPO, the paper preset and the other tasks keep 1."""
-    with pytest.raises(SystemExit):
-        mujoco.main(argv + ["--help"])
-    out = " ".join(capsys.readouterr().out.split())
+    out = _help(argv)
     assert f"with --init-dataset a set of another scale is rescaled (default: {scale}; 1 with --no-norm-obs)" in out
 
 
@@ -117,9 +114,7 @@ def test_the_default_input_scale_is_for_normalised_observations(tmp_path):
                                            (["--env", "humanoidstandup"], "independent"),
                                            (["--env", "humanoidstandup", "--preset", "paper", *EP], "independent"),
                                            (["--env", "hopper", *EP], "independent")])
-def test_help_shows_humanoidstandups_shared_targets(capsys, argv, targets):
+def test_help_shows_humanoidstandups_shared_targets(argv, targets):
     """Envpool HumanoidStandup PPMO under preset ours starts from shared targets; the paper's start elsewhere."""
-    with pytest.raises(SystemExit):
-        mujoco.main(argv + ["--help"])
-    out = " ".join(capsys.readouterr().out.split())
+    out = _help(argv)
     assert f"blind) (default: {targets})" in out
