@@ -268,14 +268,19 @@ def nature_cnn_split(num_actions: int, layer: int) -> tuple[CNNLearnerDist, NetF
     """Encoder rollback of α_a at ``layer`` l ∈ 0..5: (learner = layers [l, 5), encoder = layers
     [0, l) or None for l = 0). l = 0 is full distillation, l = 5 plain RL (the encoder is the
     whole policy network)."""
-    spec = nature_cnn_spec(num_actions)
+    return split_at(CNNLearnerDist, "nature_cnn", nature_cnn_spec(num_actions), layer, cnn_apply)
+
+
+def split_at(learner_cls: type, name: str, spec: CNNSpec, layer: int, apply_fn: Callable) -> tuple[Any, NetFns | None]:
+    """Encoder rollback of the net ``spec`` at ``layer`` l: (``learner_cls(name or "name[l:]", spec, l)``,
+    the encoder of layers [0, l) as ``NetFns``, its forward pass ``apply_fn(params, x, spec, 0)``; None at l = 0).
+    ValueError unless 0 <= l <= spec.num_layers."""
     if not 0 <= layer <= spec.num_layers:
         raise ValueError(f"layer must be in 0..{spec.num_layers} (got {layer})")
-    learner = CNNLearnerDist("nature_cnn" if layer == 0 else f"nature_cnn[{layer}:]", spec, layer)
+    learner = learner_cls(name if layer == 0 else f"{name}[{layer}:]", spec, layer)
     if layer == 0:
         return learner, None
-    encoder = NetFns(lambda key: cnn_init_jit(key, spec, 0, layer), lambda p, x: cnn_apply(p, x, spec, 0))
-    return learner, encoder
+    return learner, NetFns(lambda key: cnn_init_jit(key, spec, 0, layer), lambda p, x: apply_fn(p, x, spec, 0))
 
 
 def encoder_description(num_actions: int, layer: int) -> dict | None:

@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlsl_jax.networks.learners import DiscreteLearner, LearnerDist, cartpole_learner
+from rlsl_jax.networks.learners import DiscreteLearner, LearnerDist, SpecDims, cartpole_learner
 from rlsl_jax.networks.mlp import ACTIVATIONS, MLPSpec, Params, mlp_apply
 
 SQRT2 = 2.0**0.5
@@ -163,7 +163,7 @@ def pad_params(params: Params, widths: Sequence[int]) -> Params:
 # ---------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
-class RandomWidthDist(DiscreteLearner):
+class RandomWidthDist(SpecDims, DiscreteLearner):
     """MLPs whose hidden layers all have ONE width h ~ U{min_width, ..., max_width} per learner,
     stored zero-padded to ``max_width`` so that every sample has the same pytree shape.
 
@@ -238,14 +238,6 @@ class RandomWidthDist(DiscreteLearner):
 
     def apply(self, params: Params, x: jax.Array) -> jax.Array:
         return mlp_apply(params, x, self.spec.activation)
-
-    @property
-    def obs_dim(self) -> int:
-        return self.spec.in_dim
-
-    @property
-    def out_dim(self) -> int:
-        return self.spec.out_dim
 
 
 @dataclasses.dataclass(frozen=True)

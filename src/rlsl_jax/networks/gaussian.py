@@ -17,10 +17,11 @@ import jax.numpy as jnp
 
 from rlsl_jax.networks.mlp import MLPSpec, mlp_apply, mlp_init, mlp_init_many
 from rlsl_jax.networks.heads import DiagGaussian
+from rlsl_jax.networks.learners import SpecDims
 
 
 @dataclasses.dataclass(frozen=True)
-class GaussianLearner:
+class GaussianLearner(SpecDims):
     """Λ for continuous actions: MLP means (``spec``) and a log-std [act_dim] starting at ``init_log_std``."""
 
     name: str
@@ -45,14 +46,6 @@ class GaussianLearner:
         """(means [..., act_dim], log-std broadcast to the same shape)."""
         mean = self.apply(params, x)
         return mean, jnp.broadcast_to(params["log_std"], mean.shape)
-
-    @property
-    def obs_dim(self) -> int:
-        return self.spec.in_dim
-
-    @property
-    def out_dim(self) -> int:
-        return self.spec.out_dim
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": "gaussian", "obs_dim": self.obs_dim, "act_dim": self.out_dim,

@@ -41,6 +41,18 @@ class Learner(Protocol):
     def describe(self) -> dict: ...
 
 
+class SpecDims:
+    """Mixin of the learner distributions built on an ``MLPSpec`` ``spec``: their input and output widths."""
+
+    @property
+    def obs_dim(self) -> int:
+        return self.spec.in_dim
+
+    @property
+    def out_dim(self) -> int:
+        return self.spec.out_dim
+
+
 class DiscreteLearner:
     """Mixin of the categorical learners: logits are the policy (``action_dist = Categorical``)."""
 
@@ -59,7 +71,7 @@ class DiscreteLearner:
 
 
 @dataclasses.dataclass(frozen=True)
-class LearnerDist(DiscreteLearner):
+class LearnerDist(SpecDims, DiscreteLearner):
     """A distribution over learners of ONE architecture.
 
     Attributes:
@@ -81,14 +93,6 @@ class LearnerDist(DiscreteLearner):
     def apply(self, params: Params, x: jax.Array) -> jax.Array:
         """ONE learner's outputs for ``x`` [..., obs] -> [..., out]."""
         return mlp_apply(params, x, self.spec.activation)
-
-    @property
-    def obs_dim(self) -> int:
-        return self.spec.in_dim
-
-    @property
-    def out_dim(self) -> int:
-        return self.spec.out_dim
 
 
 def cartpole_learner(obs_dim: int, num_actions: int, hidden: tuple[int, ...] = (64, 64)) -> LearnerDist:

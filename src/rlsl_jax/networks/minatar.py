@@ -40,7 +40,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from rlsl_jax.networks.cnn import CNNLearnerDist, CNNSpec, NetFns, cnn_apply, cnn_init_jit
+from rlsl_jax.networks.cnn import CNNLearnerDist, CNNSpec, NetFns, cnn_apply, cnn_init_jit, split_at
 from rlsl_jax.networks.learners import LearnerDist
 from rlsl_jax.networks.mlp import MLPSpec, Params, mlp_apply
 
@@ -168,14 +168,7 @@ def minatar_split(obs_shape: tuple[int, int, int], num_actions: int,
     (-> logits) and the learner has no parameters. ``encoder.init(key)`` -> ξ (a list of l layer
     dicts), ``encoder.apply(ξ, x[..., H, W, C])`` -> features. The encoder's layers are those of
     the whole network initialised with the same key (``cnn.cnn_init``'s per-layer keys)."""
-    spec = minatar_spec(obs_shape, num_actions)
-    if not 0 <= layer <= spec.num_layers:
-        raise ValueError(f"layer must be in 0..{spec.num_layers} (got {layer})")
-    learner = MinAtarLearner("minatar_cnn" if layer == 0 else f"minatar_cnn[{layer}:]", spec, layer)
-    if layer == 0:
-        return learner, None
-    encoder = NetFns(lambda key: cnn_init_jit(key, spec, 0, layer), lambda p, x: minatar_apply(p, x, spec, 0))
-    return learner, encoder
+    return split_at(MinAtarLearner, "minatar_cnn", minatar_spec(obs_shape, num_actions), layer, minatar_apply)
 
 
 def minatar_encoder_description(obs_shape: tuple[int, int, int], num_actions: int, layer: int) -> dict | None:
