@@ -272,8 +272,9 @@ def nature_cnn_split(num_actions: int, layer: int) -> tuple[CNNLearnerDist, NetF
 
 
 def split_at(learner_cls: type, name: str, spec: CNNSpec, layer: int, apply_fn: Callable) -> tuple[Any, NetFns | None]:
-    """Encoder rollback of the net ``spec`` at ``layer`` l: (``learner_cls(name or "name[l:]", spec, l)``,
-    the encoder of layers [0, l) as ``NetFns``, its forward pass ``apply_fn(params, x, spec, 0)``; None at l = 0).
+    """Encoder rollback of the net ``spec`` at ``layer`` l -> (learner, encoder): the learner is
+    ``learner_cls(n, spec, l)`` named n = ``name`` at l = 0, else "name[l:]"; the encoder is layers [0, l)
+    as ``NetFns`` (forward pass ``apply_fn(params, x, spec, 0)``), None at l = 0.
     ValueError unless 0 <= l <= spec.num_layers."""
     if not 0 <= layer <= spec.num_layers:
         raise ValueError(f"layer must be in 0..{spec.num_layers} (got {layer})")
