@@ -124,6 +124,17 @@ def machine() -> dict:
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes")}
 
 
+def timed_chunk(chunk, state, keys) -> tuple:
+    """Runs one chunk of meta-epochs -> (state, metrics on the host, wall s, process CPU s of the chunk)."""
+    import jax
+
+    w0, c0 = time.perf_counter(), time.process_time()
+    state, m = chunk(state, keys)
+    jax.block_until_ready(state)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    return state, jax.device_get(m), wall, cpu
+
+
 # ------------------------------------------------------------------------------------------------
 # cart-pole
 
@@ -158,13 +169,8 @@ def cartpole_runs(dims: int, seeds: list[int], label: str, overrides: dict, args
         epoch, solved = 0, False
         eta, checks = [], []
         while epoch < budget and wall < args.budget_s and cpu < args.budget_cpu_s:
-            w0, c0 = time.perf_counter(), time.process_time()
-            state, m = compiled(state, epoch_keys(k_epochs, epoch, M))
-            jax.block_until_ready(state)
-            wall += time.perf_counter() - w0
-            cpu += time.process_time() - c0
-            epoch += M
-            m = jax.device_get(m)
+            state, m, w, c = timed_chunk(compiled, state, epoch_keys(k_epochs, epoch, M))
+            wall, cpu, epoch = wall + w, cpu + c, epoch + M
             eta.extend(float(v) for v in m["inner_lr"])
             w0 = time.perf_counter()
             r = evaluate(eval_key, state.dataset, env, params, learner, num_learners=args.eval_learners)
@@ -242,13 +248,8 @@ def mujoco_runs(seeds: list[int], label: str, overrides: dict, args) -> list[dic
         wall = cpu = 0.0
         epoch = 0
         while epoch < args.budget:
-            w0, c0 = time.perf_counter(), time.process_time()
-            state, m = chunk(state, epoch_keys(k_epochs, epoch, M))
-            jax.block_until_ready(state)
-            wall += time.perf_counter() - w0
-            cpu += time.process_time() - c0
-            epoch += M
-            m = jax.device_get(m)
+            state, m, w, c = timed_chunk(chunk, state, epoch_keys(k_epochs, epoch, M))
+            wall, cpu, epoch = wall + w, cpu + c, epoch + M
             eta.extend(float(v) for v in m["inner_lr"])
             ret.extend(float(v) for v in m["episode_return"])
             if args.verbose:
