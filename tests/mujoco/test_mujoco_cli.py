@@ -69,17 +69,18 @@ EP = ["--backend", "envpool"]
                                               (["--env", "ant", *EP], 4), (["--env", "walker2d", *EP], 1), ([], 1)])
 def test_help_shows_the_task_settings(argv, population):
     """Preset ours' per-task settings (``TASK_SETTINGS``: envpool Ant, Hopper, Humanoid and Reacher PPMO at P = 4,
-    HumanoidStandup from shared targets with a 256-256 critic)
+    Ant's with the ratio clipped at 0.2, HumanoidStandup from shared targets with a 256-256 critic)
     are the defaults --help shows once --env names the task on envpool; brax, PPO and the paper
     preset keep P = 1."""
     out = _help(argv)
     assert f"1 = the paper) (default: {population})" in out
-    assert ("per task: ant population 4, hopper population 4, humanoid population 4, humanoidstandup init_targets "
+    assert ("per task: ant population 4, clip_eps 0.2, hopper population 4, humanoid population 4, humanoidstandup init_targets "
             "shared, critic_hidden (256, 256), obs_scale 4.0, inverted_double_pendulum obs_scale 8.0, reacher "
             "population 4") in out
     assert M.preset_config("ours", "hopper").population == 4 and M.preset_config("ours", "nosuch").population == 1
     assert M.preset_config("ours", "hopper", backend="brax") == M.PRESETS["ours"]
     assert M.preset_config("ours", "humanoidstandup").critic_hidden == (256, 256)
+    assert M.preset_config("ours", "ant").clip_eps == 0.2 and M.preset_config("ours", "ant", "ppo").clip_eps == 0.1
     assert M.preset_config("ours", "humanoidstandup", "ppo").critic_hidden == (64, 64)
     assert M.preset_config("ours", "hopper", "ppo") == M.PRESETS["ours"] == M.preset_config("ours")
 
