@@ -74,9 +74,9 @@ def test_help_shows_the_task_settings(argv, population):
     preset keep P = 1."""
     out = _help(argv)
     assert f"1 = the paper) (default: {population})" in out
-    assert ("per task: ant population 4, clip_eps 0.2, hopper population 4, humanoid population 4, humanoidstandup init_targets "
-            "shared, critic_hidden (256, 256), obs_scale 4.0, inverted_double_pendulum obs_scale 8.0, reacher "
-            "population 4") in out
+    assert ("per task: ant population 4, clip_eps 0.2, hopper population 4, humanoid population 4, "
+            "humanoidstandup init_targets shared, critic_hidden (256, 256), obs_scale 4.0, inverted_double_pendulum "
+            "obs_scale 8.0, reacher population 4") in out
     assert M.preset_config("ours", "hopper").population == 4 and M.preset_config("ours", "nosuch").population == 1
     assert M.preset_config("ours", "hopper", backend="brax") == M.PRESETS["ours"]
     assert M.preset_config("ours", "humanoidstandup").critic_hidden == (256, 256)
