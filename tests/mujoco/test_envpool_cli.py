@@ -94,6 +94,23 @@ def test_envpool_ppo_resumes_and_scores_the_agent(tmp_path, capsys):
         assert summary[name]["n"] == 3 and np.isfinite(summary[name]["mean"]) and summary[name]["mean"] > 0
 
 
+def test_envpool_ppo_anneals_its_rates_over_anneal_steps(tmp_path):
+    """--anneal-steps 128 = one epoch of TINY's 2 envs x 64 steps: the rates reach 0 within epoch 1, so
+    from epoch 2 on (resumed too) the policy no longer moves (approximate KL exactly 0); without it, it does."""
+    kl = {}
+    for steps in (128, 0):
+        out = tmp_path / f"anneal{steps}"
+        mujoco.main(["--env", "hopper", "--method", "ppo", "--meta-epochs", "2", "--anneal-steps", str(steps),
+                     "--out", str(out), *TINY])
+        mujoco.main(["--resume", "--out", str(out), "--meta-epochs", "3", "--no-progress"])
+        assert json.loads((out / "run.json").read_text())["mujoco"].get("anneal_steps", 0) == steps
+        rows = (out / "log.csv").read_text().splitlines()
+        col = rows[0].split(",").index("approx_kl")
+        kl[steps] = [float(r.split(",")[col]) for r in rows[1:]]
+    assert len(kl[128]) == 3 and kl[128][0] != 0 and kl[128][1:] == [0.0, 0.0], kl
+    assert all(k != 0 for k in kl[0]), kl
+
+
 def hopper_set(path, obs_mean, obs_count):
     """(θ, its normaliser's statistics, the npz written to ``path``): a k = 4 Hopper set with η 0.7, log-std
     target -0.5 and observation variance 2."""

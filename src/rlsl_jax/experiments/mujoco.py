@@ -5,10 +5,9 @@ or score a distilled dataset (--eval: fresh learners, one SGD step and one episo
     python -m rlsl_jax.experiments.mujoco --eval runs/mujoco/hopper --eval-learners 64
 
 Learner, dataset and normalisation: rlsl_jax.tasks.mujoco; observation statistics are stored with the dataset and
-applied, frozen, by --eval; every reported return is the RAW env return. --preset: see below (`--env T --help` shows
-task T's defaults). Writes to --out: checkpoints/ (--resume continues with the saved config), log.csv, learning_curve.png,
-dataset.npz (PPMO), summary.json. PPMO with --eval-every M scores the dataset every M meta-epochs like --eval (log.csv:
-kshot_mean) and publishes the best one (summary.json: best_check).
+applied, frozen, by --eval; returns are RAW env returns. --preset: see below (`--env T --help`: task T's defaults).
+Writes to --out: checkpoints/ (for --resume), log.csv, learning_curve.png, dataset.npz (PPMO), summary.json. PPMO with
+--eval-every M scores the dataset every M meta-epochs like --eval (log.csv: kshot_mean), publishes the best (best_check).
 """
 
 from __future__ import annotations
@@ -42,8 +41,7 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
     add("--brax-backend", default=None, help="brax physics pipeline: mjx (default), generalized, positional or spring (fastest to compile on a CPU)")
     add("--method", default="ppmo", choices=METHODS, help="ppmo: distil a dataset; ppo: direct PPO (the RL column)")
     add("--episode-length", type=int, default=EPISODE_LENGTH, help="episode time limit, steps (--eval: the dataset's unless --env is given)")
-    add("--norm-obs", action=argparse.BooleanOptionalAction, default=True,
-        help="normalise observations by running mean/var (stored with the dataset)")
+    add("--norm-obs", action=argparse.BooleanOptionalAction, default=True, help="normalise observations (running mean/var, stored)")
     add("--obs-scale", type=float, default=None, metavar="C", help="learners see the normalised observations / C (stored "
         "in the dataset's normaliser); with --init-dataset a set of another scale is rescaled (default: "
         f"{default_obs_scale(preset, env, method, backend)}; 1 with --no-norm-obs)")
@@ -59,6 +57,7 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
     add("--checkpoint-every", type=int, default=100, help="save a checkpoint every C meta-epochs")
     add("--final-eval-learners", type=int, default=0, help="after training, score this many fresh learners on the "
         "final dataset (PPO: episodes of the agent, sampled and mean actions; 0 = skip)")
+    add("--anneal-steps", type=int, default=0, help="PPO: anneal its rates linearly to 0 over this many env steps (0: constant)")
     add("--no-progress", action="store_true", help="no progress bars")
     add = p.add_argument_group("evaluation").add_argument
     add("--eval", type=Path, default=None, metavar="DATASET", help="score a saved dataset (run, checkpoint or npz)")
@@ -74,9 +73,10 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
 def validate(args, M) -> None:
     cli.check_positive(args, POSITIVE)
     cli.check_run_args(args)  # chunk, checkpoints, meta-epochs, the periodic check
-    cli.check_positive(args, ("final_eval_learners",), minimum=0)
+    cli.check_positive(args, ("final_eval_learners", "anneal_steps"), minimum=0)
     try:
         M.check_brax_backend(args.brax_backend)
+        M.check_anneal(args.anneal_steps, args.method)
         args.obs_scale = M.check_obs_scale(args.obs_scale, args.norm_obs, default_obs_scale(args.preset, args.env, args.method, args.backend))
         args.env = None if args.env is None else M.check_env_name(args.env)
         if args.eval is None and not args.resume and args.backend == "envpool":

@@ -192,10 +192,10 @@ def make_benv(backend: str, env: str, num_envs: int, seed: int, brax_backend: st
 
 
 def make_mujoco_step(cfg: PPMOConfig, method: str, benv, norm_obs: bool = True, scale_reward: bool = True, mesh=None,
-                     obs_scale: float = 1.0):
+                     obs_scale: float = 1.0, anneal_steps: int = 0):
     """(init, step, learner, dataset_of) for PPMO (``cfg`` a PPMOConfig) or direct PPO on ``benv``
-    (P·E envs, P = 1 for PPO), observations normalised (to std 1/``obs_scale``) and rewards scaled
-    by ``rl.normalize``.
+    (P·E envs, P = 1 for PPO; its rates annealed to 0 over ``anneal_steps`` env steps if > 0),
+    observations normalised (to std 1/``obs_scale``) and rewards scaled by ``rl.normalize``.
 
     ``step``'s metrics report RAW returns: ``episode_return`` (mean of the episodes that ended in
     that meta-epoch, nan if none), ``episodes``, ``last_return``; ``train_episode_return`` is the
@@ -243,7 +243,7 @@ def make_mujoco_step(cfg: PPMOConfig, method: str, benv, norm_obs: bool = True, 
 
     from rlsl_jax.rl.ppo import PPOConfig, make_train_step
 
-    pcfg = config_from_dict(PPOConfig, config_to_dict(cfg))
+    pcfg = config_from_dict(PPOConfig, {**config_to_dict(cfg), "anneal_steps": anneal_steps})
     ppo_init, ppo_step = make_train_step(pcfg, None, None, learner, benv=nenv)
 
     @flax.struct.dataclass
@@ -301,7 +301,7 @@ def make_run(mj: dict, cfg: PPMOConfig, seed: int, mesh=None) -> Run:
     benv = make_benv(mj["backend"], mj["env"], cfg.population * cfg.num_envs, seed, mj["brax_backend"],
                      mj["episode_length"], mesh)
     init, step, learner, dataset_of = make_mujoco_step(cfg, mj["method"], benv, mj["norm_obs"], mj["scale_reward"],
-                                                       mesh, obs_scale_of(mj))
+                                                       mesh, obs_scale_of(mj), mj.get("anneal_steps", 0))
     if mj.get("init_dataset"):
         init = warm_init(init, mj, cfg, benv)
     if mj["backend"] == "brax" and mj["brax_backend"] is None:
@@ -411,7 +411,7 @@ def warm_init(init: Callable, mj: dict, cfg: PPMOConfig, benv) -> Callable:
 
 # the CLI arguments ``new_record`` takes besides seed and config
 RECORD_ARGS = ("env", "backend", "brax_backend", "method", "episode_length", "norm_obs", "scale_reward", "init_dataset",
-               "obs_scale")
+               "obs_scale", "anneal_steps")
 
 
 def check_obs_scale(obs_scale: float | None, norm_obs: bool, default: float) -> float:
@@ -427,13 +427,22 @@ def check_obs_scale(obs_scale: float | None, norm_obs: bool, default: float) -> 
     return obs_scale
 
 
+def check_anneal(anneal_steps: int, method: str) -> None:
+    """ValueError (one line) if ``anneal_steps`` is given to a method other than direct PPO."""
+    if anneal_steps and method != "ppo":
+        raise ValueError("--anneal-steps anneals direct PPO's rates (--method ppo); PPMO's dataset optimiser is constant")
+
+
 def new_record(seed: int, cfg: PPMOConfig, env: str, backend: str, brax_backend: str | None, method: str,
                episode_length: int, norm_obs: bool, scale_reward: bool, init_dataset: str | Path | None = None,
-               obs_scale: float = 1.0) -> dict:
-    """run.json of a new run (what ``from_record`` and ``--resume`` rebuild it from)."""
+               obs_scale: float = 1.0, anneal_steps: int = 0) -> dict:
+    """run.json of a new run (what ``from_record`` and ``--resume`` rebuild it from); ``anneal_steps``:
+    direct PPO's rates fall linearly to 0 over that many env steps (``check_anneal``)."""
+    check_anneal(anneal_steps, method)
     mj = {"env": env, "backend": backend, "brax_backend": brax_backend, "method": method,
           "episode_length": episode_length, "norm_obs": norm_obs, "scale_reward": scale_reward,
-          **({} if obs_scale == 1.0 else {"obs_scale": float(obs_scale)})}
+          **({} if obs_scale == 1.0 else {"obs_scale": float(obs_scale)}),
+          **({"anneal_steps": int(anneal_steps)} if anneal_steps else {})}
     return {"seed": seed, "config": config_to_dict(cfg),
             "mujoco": {**mj, "init_dataset": str(init_dataset)} if init_dataset else mj}
 
