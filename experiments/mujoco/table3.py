@@ -1,6 +1,7 @@
 """The Table-3 comparison from the runs of experiments/mujoco/table3.sh: per task the paper's RL
 and full-distillation columns beside our direct PPO (episodes of the trained agent) and our PPMO
-dataset (fresh learners, one SGD step and one 1000-step episode each), sampled / mean actions. A PPMO
+dataset (fresh learners, one SGD step and one 1000-step episode each), sampled / mean actions; a PPO
+run with --anneal-steps is marked "(rates annealed)". A PPMO
 row started from another run's dataset (--init-dataset) counts that run's env steps and time too.
 
     python experiments/mujoco/table3.py runs/table3                       # prints markdown
@@ -67,8 +68,10 @@ def row(root: Path, task: str) -> list | None:
     def wall(s):
         return "—" if s is None else f"{sum(x['train_wall_s'] for x in s) / 60:.1f}"
 
+    annealed = (((load(root / f"{task}_ppo" / "run.json") or {}).get("mujoco") or {}).get("anneal_steps") or 0) > 0
     return [task, f"{TABLE3_RL[task][0]:g} ± {TABLE3_RL[task][1]:g}", f"{paper_d:g} ± {TABLE3[task][1]:g}",
-            f"{ms(ppo and ppo.get('eval'))} / {ms(ppo and ppo.get('eval_mean'))}", f"{ms(sampled)} / {ms(mean)}",
+            f"{ms(ppo and ppo.get('eval'))} / {ms(ppo and ppo.get('eval_mean'))}" + (" (rates annealed)" if annealed else ""),
+            f"{ms(sampled)} / {ms(mean)}",
             "; ".join(verdict) or "—", f"{steps(ppo and [ppo])} / {steps(ppmo)}", f"{wall(ppo and [ppo])} / {wall(ppmo)}"]
 
 

@@ -7,7 +7,10 @@
 #   experiments/mujoco/table3.sh [OUT_ROOT] [META_EPOCHS] [extra CLI flags...]
 #   experiments/mujoco/table3.sh runs/table3 2000
 #   TASKS="hopper walker2d" ROWS=ppmo experiments/mujoco/table3.sh runs/table3 3000 --lr 1e-3
-#   (environment: TASKS, ROWS ("ppo ppmo"), EVAL_LEARNERS (64), PYTHON (python), NICE ("nice -n 5"))
+#   ANNEAL=1 TASKS=ant ROWS=ppo experiments/mujoco/table3.sh runs/table3 8000   # the RL column's annealed PPO
+#   (environment: TASKS, ROWS ("ppo ppmo"), EVAL_LEARNERS (64), PYTHON (python), NICE ("nice -n 5"),
+#    ANNEAL (0; 1: a NEW PPO row anneals its rates to 0 over META_EPOCHS epochs of the default 16 x 128
+#    steps, --anneal-steps; the schedule is recorded, so resuming it past that budget trains at rate 0))
 #
 # OUT_ROOT/<task>_<row>: a run whose summary.json records >= META_EPOCHS is skipped, a shorter or
 # interrupted one is resumed (--resume: its saved config; envpool's emulators restart, the
@@ -35,6 +38,7 @@ for task in $TASKS; do
       if [[ -f "$out/run.json" ]]; then flags=(--resume); else flags=(--env "$task" --backend envpool --method "$row"); fi
       echo "== $out" >&2
       [[ $row == ppo ]] && flags+=(--final-eval-learners "$EVAL_LEARNERS")
+      [[ $row == ppo && ${ANNEAL:-0} == 1 && ${flags[0]} != --resume ]] && flags+=(--anneal-steps $((EPOCHS * 2048)))
       $NICE $PYTHON -m rlsl_jax.experiments.mujoco "${flags[@]}" --meta-epochs "$EPOCHS" --out "$out" --no-progress \
         "$@" 2>>"$out.stderr.log" | tee -a "$out.txt"
       rm -rf "$out"/eval_sampled "$out"/eval_mean
