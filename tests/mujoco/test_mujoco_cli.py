@@ -31,6 +31,8 @@ def test_cli_errors(tmp_path, capsys):
     assert "unknown --brax-backend 'fast'" in err(["--env", "ant", "--brax-backend", "fast"])
     assert "--population must be 1" in err(["--env", "ant", "--method", "ppo", "--population", "2"])
     assert "no --eval-every" in err(["--env", "ant", "--method", "ppo", "--eval-every", "5"])
+    assert "anneals direct PPO's rates" in err(["--env", "ant", "--anneal-steps", "1000", "--out", str(tmp_path / "x")])
+    assert "--anneal-steps must be >= 0" in err(["--env", "ant", "--method", "ppo", "--anneal-steps", "-1"])
     assert "--target needs --eval-every" in err(["--env", "ant", "--target", "100"])
     assert "--eval-check-learners must be >= 1" in err(["--env", "ant", "--eval-every", "5",
                                                         "--eval-check-learners", "0"])

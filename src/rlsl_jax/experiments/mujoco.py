@@ -57,7 +57,7 @@ def build_parser(preset: str = DEFAULT_PRESET, env: str | None = None, method: s
     add("--checkpoint-every", type=int, default=100, help="save a checkpoint every C meta-epochs")
     add("--final-eval-learners", type=int, default=0, help="after training, score this many fresh learners on the "
         "final dataset (PPO: episodes of the agent, sampled and mean actions; 0 = skip)")
-    add("--anneal-steps", type=int, default=0, help="PPO: anneal its rates linearly to 0 over this many env steps (0: constant)")
+    add("--anneal-steps", type=int, default=0, help="PPO: anneal its rates linearly to 0 over this many env steps (default: %(default)s = constant)")
     add("--no-progress", action="store_true", help="no progress bars")
     add = p.add_argument_group("evaluation").add_argument
     add("--eval", type=Path, default=None, metavar="DATASET", help="score a saved dataset (run, checkpoint or npz)")
