@@ -58,7 +58,7 @@ def row(root: Path, task: str) -> list | None:
         verdict.append(f"{'≥' if d >= paper_d else '<'} paper distil.")
         verdict.append(f"{'≥' if d >= paper_rl else '<'} paper RL")
         if ours_ppo is not None:
-            verdict.append(f"{100 * d / ours_ppo:.0f} % of our PPO" if ours_ppo > 0 else f"our PPO {ours_ppo:.0f}")
+            verdict.append(f"{100 * d / ours_ppo:.0f} % of our PPO" if ours_ppo > 0 else f"our PPO {ours_ppo:.1f}")
 
     def steps(s):  # a PPMO row: the sum over its stages
         if s is None:
