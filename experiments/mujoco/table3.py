@@ -1,7 +1,8 @@
 """The Table-3 comparison from the runs of experiments/mujoco/table3.sh: per task the paper's RL
 and full-distillation columns beside our direct PPO (episodes of the trained agent) and our PPMO
 dataset (fresh learners, one SGD step and one 1000-step episode each), sampled / mean actions; a PPO
-run with --anneal-steps is marked "(rates annealed)". A PPMO
+run with --anneal-steps is marked "(rates annealed)"; where untrained.py has scored a PPMO row's learners
+before their SGD step, the verdict adds the share of the gap from them to our PPO that the row closes. A PPMO
 row started from another run's dataset (--init-dataset) counts that run's env steps and time too.
 
     python experiments/mujoco/table3.py runs/table3                       # prints markdown
@@ -18,11 +19,11 @@ import shutil
 from pathlib import Path
 
 from rlsl_jax.paper import TABLE3, TABLE3_RL
-from rlsl_jax.report import markdown_table
+from rlsl_jax.report import gap_closed, markdown_table
 from rlsl_jax.tasks.mujoco import ENVS
 
 FILES = ("dataset.npz", "log.csv", "learning_curve.png", "summary.json", "run.json", "eval_sampled/eval.json",
-         "eval_mean/eval.json")
+         "eval_mean/eval.json", "eval_untrained/eval.json")
 
 
 def load(path: Path) -> dict | None:
@@ -49,7 +50,8 @@ def row(root: Path, task: str) -> list | None:
     ppo, ppmo = load(root / f"{task}_ppo" / "summary.json"), stages(root / f"{task}_ppmo") or None
     if ppo is None and ppmo is None:
         return None
-    sampled, mean = (load(root / f"{task}_ppmo" / d / "eval.json") for d in ("eval_sampled", "eval_mean"))
+    sampled, mean, untrained = (load(root / f"{task}_ppmo" / d / "eval.json")
+                                for d in ("eval_sampled", "eval_mean", "eval_untrained"))
     paper_d, paper_rl = TABLE3[task][0], TABLE3_RL[task][0]
     ours_ppo = None if ppo is None or "eval" not in ppo else ppo["eval"]["mean"]
     verdict = []
@@ -59,6 +61,8 @@ def row(root: Path, task: str) -> list | None:
         verdict.append(f"{'≥' if d >= paper_rl else '<'} paper RL")
         if ours_ppo is not None:
             verdict.append(f"{100 * d / ours_ppo:.0f} % of our PPO" if ours_ppo > 0 else f"our PPO {ours_ppo:.1f}")
+            if untrained is not None and (g := gap_closed(d, ours_ppo, untrained["mean"])) is not None:
+                verdict[-1] += f" ({100 * g:.0f} % of the gap from untrained learners)"
 
     def steps(s):  # a PPMO row: the sum over its stages
         if s is None:

@@ -59,6 +59,13 @@ def fmt(r: dict | None, digits: int = 1) -> str:
     return f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}"
 
 
+def gap_closed(score: float, reference: float, floor: float) -> float | None:
+    """(score − floor) / (reference − floor): the share of the gap from ``floor`` (e.g. untrained
+    learners) to ``reference`` (e.g. direct PPO) that ``score`` closes; None where the reference is
+    not above the floor. Unlike score / reference it is meaningful for negative returns."""
+    return None if reference <= floor else (score - floor) / (reference - floor)
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     """A markdown table: one header row, then ``rows`` (cells converted with str)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
