@@ -23,6 +23,14 @@ from rlsl_jax.report import gap_closed, markdown_table
 from rlsl_jax.tasks import mujoco as tm
 
 
+def mean_of(path: Path) -> float | None:
+    """The sampled-action mean of an eval.json, or of a PPO summary.json's "eval"; None if absent."""
+    if not path.exists():
+        return None
+    r = json.loads(path.read_text())
+    return r.get("eval", r).get("mean")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("root", type=Path, help="folder of <task>_ppmo / <task>_ppo runs (table3.sh's OUT_ROOT)")
@@ -45,12 +53,10 @@ def main(argv=None) -> None:
         s = s._replace(ds=s.ds.replace(inner_lr=jnp.zeros_like(s.ds.inner_lr)))
         r = tm.score(s, args.learners, seed=args.seed, source=f"{run} at inner lr 0 (untrained)",
                      out=run / "eval_untrained")
-        ppmo = json.loads((run / "eval_sampled" / "eval.json").read_text())["mean"]
-        ppo_summary = args.root / f"{task}_ppo" / "summary.json"
-        ppo = json.loads(ppo_summary.read_text())["eval"]["mean"] if ppo_summary.exists() else None
-        share = None if ppo is None else gap_closed(ppmo, ppo, r["mean"])
-        rows.append([task, f"{r['mean']:.1f} ± {r['std']:.1f}", f"{ppmo:.1f}", "—" if ppo is None else f"{ppo:.1f}",
-                     "—" if share is None else f"{100 * share:.0f} %"])
+        ppmo, ppo = mean_of(run / "eval_sampled" / "eval.json"), mean_of(args.root / f"{task}_ppo" / "summary.json")
+        share = None if None in (ppmo, ppo) else gap_closed(ppmo, ppo, r["mean"])
+        rows.append([task, f"{r['mean']:.1f} ± {r['std']:.1f}", "—" if ppmo is None else f"{ppmo:.1f}",
+                     "—" if ppo is None else f"{ppo:.1f}", "—" if share is None else f"{100 * share:.0f} %"])
     print(markdown_table(["task", f"untrained ({args.learners} learners, sampled)", "PPMO (sampled)", "our PPO",
                           "gap closed: (PPMO − untrained) / (PPO − untrained)"], rows))
 

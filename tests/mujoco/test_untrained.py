@@ -44,7 +44,9 @@ def test_untrained_scores_fresh_learners_whatever_the_set_and_table3_reports_the
     untrained = experiment_script("mujoco/untrained")
     untrained.main([str(a), "--learners", "3", "--tasks", "hopper", "walker2d"])
     out = capsys.readouterr().out.strip().splitlines()
+    (b / "hopper_ppmo" / "eval_sampled" / "eval.json").unlink()  # a set not yet scored: a row of dashes, no crash
     untrained.main([str(b), "--learners", "3", "--tasks", "hopper"])
+    assert capsys.readouterr().out.strip().splitlines()[2].endswith("| — | — | — |")
     ra, rb = (json.loads((r / "hopper_ppmo" / "eval_untrained" / "eval.json").read_text()) for r in (a, b))
     assert ra["returns"] == rb["returns"] and ra["inner_lr"] == 0.0 and ra["n"] == 3
     share = 100 * (30.0 - ra["mean"]) / (1000.0 - ra["mean"])
